@@ -1,0 +1,312 @@
+"""The canonical Trial model: the one vocabulary every reader writes and every mapping reads.
+
+Field names follow the ClinicalTrials.gov Data API v2 ``protocolSection`` (snake_case), and coded
+values keep the API v2 enum spelling (``RECRUITING``, ``PHASE2``, ``INDUSTRY`` ...): readers of
+other formats normalise to it, so mappings need one code table per concept, not one per format.
+Every model forbids unknown keys, so a reader typo or a stale mapping path fails loudly.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+NCT_ID_PATTERN = r"^NCT\d{8}$"
+_NCT_RE = re.compile(NCT_ID_PATTERN)
+
+SourceFormat = Literal[
+    "ctgov-api-v2-json",
+    "ctgov-classic-xml",
+    "page-compact",
+    "page-listing",
+    "page-summary",
+    "trial-json",
+]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+NonEmptyStr = Annotated[str, Field(min_length=1)]
+
+
+class Source(_Model):
+    """Where a Trial was read from; ``locator`` is stable across runs (e.g. ``#/studies/3``)."""
+
+    format: SourceFormat
+    file: str = Field(description="Path of the input file as given, or '-' for stdin.")
+    locator: str = Field(
+        default="",
+        description="Place of the record inside the file: JSON pointer, NDJSON line, "
+        "ZIP member, or empty when the file holds one record.",
+    )
+
+
+class PartialDate(_Model):
+    """A date as registries give it: ``YYYY``, ``YYYY-MM`` or ``YYYY-MM-DD``, with its type."""
+
+    date: Annotated[str, Field(pattern=r"^\d{4}(-\d{2}(-\d{2})?)?$")]
+    type: Literal["ACTUAL", "ESTIMATED"] | None = None
+
+
+class Age(_Model):
+    """An age limit, e.g. 18 Years. Unit is the API v2 plural form."""
+
+    value: Annotated[int, Field(ge=0)]
+    unit: Literal["Years", "Months", "Weeks", "Days", "Hours", "Minutes"]
+
+    def __str__(self) -> str:
+        return f"{self.value} {self.unit}"
+
+
+class SecondaryId(_Model):
+    id: NonEmptyStr
+    type: str | None = Field(default=None, description="API v2 SecondaryIdType, e.g. NIH, OTHER_GRANT.")
+    domain: str | None = Field(default=None, description="Issuer of the identifier.")
+    link: str | None = None
+
+
+class Identification(_Model):
+    nct_id: Annotated[str, Field(pattern=NCT_ID_PATTERN)]
+    nct_id_aliases: list[str] = Field(default_factory=list)
+    org_study_id: str | None = None
+    org_study_id_type: str | None = None
+    org_study_id_link: str | None = None
+    secondary_ids: list[SecondaryId] = Field(default_factory=list)
+    brief_title: str | None = None
+    official_title: str | None = None
+    acronym: str | None = None
+    organization_name: str | None = Field(default=None, description="Submitting organization.")
+    organization_class: str | None = None
+
+
+class Status(_Model):
+    overall_status: str | None = Field(default=None, description="API v2 Status, e.g. RECRUITING.")
+    last_known_status: str | None = None
+    why_stopped: str | None = None
+    status_verified_date: PartialDate | None = None
+    start_date: PartialDate | None = None
+    primary_completion_date: PartialDate | None = None
+    completion_date: PartialDate | None = None
+    first_submitted: PartialDate | None = None
+    first_posted: PartialDate | None = None
+    last_update_submitted: PartialDate | None = None
+    last_update_posted: PartialDate | None = None
+
+
+class Sponsor(_Model):
+    name: NonEmptyStr
+    agency_class: str | None = Field(default=None, description="API v2 AgencyClass, e.g. INDUSTRY.")
+
+
+class ResponsibleParty(_Model):
+    type: str | None = Field(default=None, description="SPONSOR, PRINCIPAL_INVESTIGATOR, ...")
+    investigator_full_name: str | None = None
+    investigator_title: str | None = None
+    investigator_affiliation: str | None = None
+    old_name_title: str | None = None
+    old_organization: str | None = None
+
+
+class Sponsors(_Model):
+    lead_sponsor: Sponsor | None = None
+    collaborators: list[Sponsor] = Field(default_factory=list)
+    responsible_party: ResponsibleParty | None = None
+
+
+class Oversight(_Model):
+    has_dmc: bool | None = None
+    is_fda_regulated_drug: bool | None = None
+    is_fda_regulated_device: bool | None = None
+    is_unapproved_device: bool | None = None
+    is_ppsd: bool | None = None
+    is_us_export: bool | None = None
+    fdaaa801_violation: bool | None = None
+
+
+class Enrollment(_Model):
+    count: Annotated[int, Field(ge=0)] | None = None
+    type: Literal["ACTUAL", "ESTIMATED"] | None = None
+
+
+class Design(_Model):
+    study_type: str | None = Field(default=None, description="INTERVENTIONAL, OBSERVATIONAL, ...")
+    phases: list[str] = Field(default_factory=list, description="All phases, e.g. [PHASE1, PHASE2].")
+    allocation: str | None = None
+    intervention_model: str | None = None
+    intervention_model_description: str | None = None
+    primary_purpose: str | None = None
+    observational_model: str | None = None
+    time_perspective: str | None = None
+    masking: str | None = None
+    masking_description: str | None = None
+    who_masked: list[str] = Field(default_factory=list)
+    enrollment: Enrollment | None = None
+    patient_registry: bool | None = None
+    target_duration: str | None = None
+
+
+class Arm(_Model):
+    label: NonEmptyStr
+    type: str | None = Field(default=None, description="EXPERIMENTAL, PLACEBO_COMPARATOR, ...")
+    description: str | None = None
+    intervention_names: list[str] = Field(
+        default_factory=list, description="'TYPE: Name' as API v2 writes them, or bare names."
+    )
+
+
+class Intervention(_Model):
+    name: NonEmptyStr
+    type: str | None = Field(default=None, description="DRUG, BIOLOGICAL, DEVICE, ...")
+    description: str | None = None
+    other_names: list[str] = Field(default_factory=list)
+    arm_labels: list[str] = Field(default_factory=list)
+
+
+class Outcome(_Model):
+    measure: NonEmptyStr
+    description: str | None = None
+    time_frame: str | None = None
+
+
+class Outcomes(_Model):
+    primary: list[Outcome] = Field(default_factory=list)
+    secondary: list[Outcome] = Field(default_factory=list)
+    other: list[Outcome] = Field(default_factory=list)
+
+
+class Eligibility(_Model):
+    criteria: str | None = Field(default=None, description="The criteria text as registered.")
+    inclusion: list[str] = Field(default_factory=list, description="Parsed inclusion items.")
+    exclusion: list[str] = Field(default_factory=list, description="Parsed exclusion items.")
+    sex: str | None = Field(default=None, description="ALL, FEMALE or MALE.")
+    gender_based: bool | None = None
+    gender_description: str | None = None
+    minimum_age: Age | None = None
+    maximum_age: Age | None = None
+    healthy_volunteers: bool | None = None
+    std_ages: list[str] = Field(default_factory=list, description="CHILD, ADULT, OLDER_ADULT.")
+    study_population: str | None = None
+    sampling_method: str | None = None
+
+
+class Contact(_Model):
+    name: str | None = None
+    role: str | None = Field(default=None, description="CONTACT, PRINCIPAL_INVESTIGATOR, ...")
+    phone: str | None = None
+    phone_ext: str | None = None
+    email: str | None = None
+
+
+class Official(_Model):
+    name: NonEmptyStr
+    affiliation: str | None = None
+    role: str | None = Field(default=None, description="PRINCIPAL_INVESTIGATOR, STUDY_CHAIR, ...")
+
+
+class GeoPoint(_Model):
+    lat: Annotated[float, Field(ge=-90, le=90)]
+    lon: Annotated[float, Field(ge=-180, le=180)]
+
+
+class Location(_Model):
+    facility: str | None = None
+    status: str | None = Field(default=None, description="Site recruitment status (API v2 enum).")
+    city: str | None = None
+    state: str | None = None
+    zip: str | None = None
+    country: str | None = None
+    geo_point: GeoPoint | None = None
+    contacts: list[Contact] = Field(default_factory=list)
+
+
+class Reference(_Model):
+    pmid: str | None = None
+    type: str | None = Field(default=None, description="BACKGROUND, RESULT or DERIVED.")
+    citation: str | None = None
+
+
+class SeeAlsoLink(_Model):
+    label: str | None = None
+    url: NonEmptyStr
+
+
+class RelatedTrial(_Model):
+    """A trial the source names as related (pages list them; API v2 has no such module)."""
+
+    nct_id: Annotated[str, Field(pattern=NCT_ID_PATTERN)]
+    title: str | None = None
+
+
+class Trial(_Model):
+    """One clinical trial, as every reader produces it and every mapping consumes it."""
+
+    source: Source
+    identification: Identification
+    status: Status = Field(default_factory=Status)
+    sponsors: Sponsors = Field(default_factory=Sponsors)
+    oversight: Oversight = Field(default_factory=Oversight)
+    brief_summary: str | None = None
+    detailed_description: str | None = None
+    conditions: list[str] = Field(default_factory=list)
+    keywords: list[str] = Field(default_factory=list)
+    design: Design = Field(default_factory=Design)
+    arms: list[Arm] = Field(default_factory=list)
+    interventions: list[Intervention] = Field(default_factory=list)
+    outcomes: Outcomes = Field(default_factory=Outcomes)
+    eligibility: Eligibility = Field(default_factory=Eligibility)
+    central_contacts: list[Contact] = Field(default_factory=list)
+    overall_officials: list[Official] = Field(default_factory=list)
+    locations: list[Location] = Field(default_factory=list)
+    references: list[Reference] = Field(default_factory=list)
+    see_also_links: list[SeeAlsoLink] = Field(default_factory=list)
+    related_trials: list[RelatedTrial] = Field(default_factory=list)
+
+    @property
+    def nct_id(self) -> str:
+        return self.identification.nct_id
+
+
+def is_nct_id(value: str) -> bool:
+    """True for a canonical NCT ID (``NCT`` + 8 digits): the only form that becomes a file name."""
+    return bool(_NCT_RE.fullmatch(value))
+
+
+def normalise_nct_id(value: str) -> str | None:
+    """``nct1234567`` or ``NCT01234567`` -> ``NCT01234567``; None when it is not an NCT ID."""
+    m = re.fullmatch(r"\s*[Nn][Cc][Tt]0*([1-9]\d{0,7})\s*", value)
+    return f"NCT{int(m.group(1)):08d}" if m else None
+
+
+__all__ = [
+    "Age",
+    "Arm",
+    "Contact",
+    "Design",
+    "Eligibility",
+    "Enrollment",
+    "GeoPoint",
+    "Identification",
+    "Intervention",
+    "Location",
+    "Official",
+    "Outcome",
+    "Outcomes",
+    "Oversight",
+    "PartialDate",
+    "Reference",
+    "RelatedTrial",
+    "ResponsibleParty",
+    "SecondaryId",
+    "SeeAlsoLink",
+    "Source",
+    "Sponsor",
+    "Sponsors",
+    "Status",
+    "Trial",
+    "is_nct_id",
+    "normalise_nct_id",
+]
