@@ -1,0 +1,130 @@
+"""The command line: each command is one library call plus printing and an exit code."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import orjson
+import typer
+
+from trial2fhir import __version__
+from trial2fhir.convert import ConvertReport, ProgressHook, convert
+from trial2fhir.readers import READERS
+from trial2fhir.sources import DEFAULT_MAX_FILE_MB
+from trial2fhir.targets import TARGETS
+
+app = typer.Typer(
+    help="Turn clinical-trial registry records into validated HL7 FHIR and CDISC XML.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+err = typer.echo
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"trial2fhir {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """trial2fhir: registry records -> FHIR R5 and CDISC XML."""
+
+
+def _check_choice(values: list[str], allowed: dict[str, object], what: str) -> None:
+    bad = [v for v in values if v not in allowed]
+    if bad:
+        raise typer.BadParameter(f"unknown {what} {', '.join(bad)}; choose from: {', '.join(allowed)}")
+
+
+class _Bar:
+    """A rich progress bar on stderr, only for a terminal and batches worth watching."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self._progress: object | None = None
+
+    def hook(self) -> ProgressHook | None:
+        if not self.enabled:
+            return None
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        progress = Progress(
+            TextColumn("converting"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+            console=Console(stderr=True), transient=True,
+        )
+        progress.start()
+        task = progress.add_task("files", total=None)
+        self._progress = progress
+
+        def update(done: int, total: int, _name: str) -> None:
+            progress.update(task, completed=done, total=total)
+
+        return update
+
+    def close(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()  # type: ignore[attr-defined]
+
+
+def _print_report(report: ConvertReport, outdir: Path, quiet: bool) -> None:
+    for rec in report.failed:
+        for problem in rec.errors:
+            err(f"error: {problem}", err=True)
+    if report.skipped_files and not quiet:
+        names = ", ".join(Path(f).name for f in report.skipped_files[:5])
+        more = "" if len(report.skipped_files) <= 5 else f" and {len(report.skipped_files) - 5} more"
+        err(f"skipped {len(report.skipped_files)} file(s) with no input extension: {names}{more}", err=True)
+    if not quiet:
+        n, bad = len(report.records), len(report.failed)
+        err(f"converted {n - bad} of {n} record(s) into {outdir}" + (f"; {bad} failed" if bad else ""), err=True)
+
+
+@app.command("convert")
+def convert_cmd(
+    inputs: Annotated[list[str], typer.Argument(help="Files, folders, or - for stdin.", show_default=False)],
+    to: Annotated[list[str], typer.Option("--to", help=f"Target, repeatable: {', '.join(TARGETS)}.")] = [  # noqa: B006
+        "trial-json"
+    ],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Output folder.")] = Path("out"),
+    from_: Annotated[
+        str, typer.Option("--from", help=f"Input format, or auto: {', '.join(READERS)}.")
+    ] = "auto",
+    report: Annotated[Path | None, typer.Option("--report", help="Write a JSON report here.")] = None,
+    max_file_mb: Annotated[int, typer.Option(help="Largest single input file read, in MiB.")] = DEFAULT_MAX_FILE_MB,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar, no summary.")] = False,
+) -> None:
+    """Convert trials into one file per trial and target: OUTDIR/<NCT_ID>.<target>.<ext>.
+
+    Exit 0 when every record converted, 1 when any failed (the others are still written).
+    """
+    _check_choice(to, dict(TARGETS), "target")
+    if from_ != "auto":
+        _check_choice([from_], dict(READERS), "input format")
+    show_bar = not quiet and sys.stderr.isatty() and (len(inputs) > 3 or any(Path(i).is_dir() for i in inputs))
+    bar = _Bar(show_bar)
+    try:
+        result = convert(
+            inputs, output, targets=to, input_format=None if from_ == "auto" else from_,
+            max_file_mb=max_file_mb, progress=bar.hook(),
+        )
+    finally:
+        bar.close()
+    if report is not None:
+        report.parent.mkdir(parents=True, exist_ok=True)
+        report.write_bytes(orjson.dumps(result.to_dict(), option=orjson.OPT_INDENT_2) + b"\n")
+    _print_report(result, output, quiet)
+    raise typer.Exit(0 if result.ok else 1)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

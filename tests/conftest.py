@@ -1,0 +1,39 @@
+"""Shared fixtures: where ../shared is, and the one switch that rewrites golden files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLES = REPO / "samples"
+GOLDEN = Path(__file__).resolve().parent / "golden"
+SHARED = REPO.parent / "shared"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--update-goldens",
+        action="store_true",
+        default=False,
+        help="rewrite golden files from current output (read the diff before committing)",
+    )
+
+
+@pytest.fixture
+def update_goldens(request: pytest.FixtureRequest) -> bool:
+    return bool(request.config.getoption("--update-goldens"))
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    if not (SHARED / "ctgov-dev").is_dir():
+        pytest.skip(f"{SHARED} is absent: the real records and published schemas live there")
+    return SHARED
+
+
+def shared_files(pattern: str) -> list[Path]:
+    """Files of ../shared/ctgov-dev for parametrising; empty (tests skip) where it is absent."""
+    d = SHARED / "ctgov-dev"
+    return sorted(d.glob(pattern)) if d.is_dir() else []

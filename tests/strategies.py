@@ -1,0 +1,93 @@
+"""Hypothesis strategies for Trial: every field, realistic value shapes (shared by round-trip tests)."""
+
+from __future__ import annotations
+
+from hypothesis import strategies as st
+
+from trial2fhir import model as m
+
+text = st.text(
+    alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), min_size=1, max_size=40
+).map(str.strip).filter(bool)
+opt_text = st.none() | text
+words = st.lists(text, max_size=3)
+enum = st.sampled_from
+nct = st.integers(1, 99_999_999).map(lambda n: f"NCT{n:08d}")
+date = st.dates().map(lambda d: d.isoformat()) | st.dates().map(lambda d: d.isoformat()[:7])
+partial_date = st.builds(m.PartialDate, date=date, type=st.none() | enum(["ACTUAL", "ESTIMATED"]))
+opt_date = st.none() | partial_date
+opt_bool = st.none() | st.booleans()
+age = st.builds(m.Age, value=st.integers(0, 120), unit=enum(["Years", "Months", "Weeks", "Days", "Hours", "Minutes"]))
+contact = st.builds(m.Contact, name=opt_text, role=st.none() | enum(["CONTACT", "PRINCIPAL_INVESTIGATOR"]),
+                    phone=opt_text, phone_ext=opt_text, email=opt_text)
+
+trials = st.builds(
+    m.Trial,
+    source=st.builds(m.Source, format=enum(["ctgov-api-v2-json", "ctgov-classic-xml", "page-compact"]),
+                     file=text, locator=st.just("") | st.integers(0, 9).map(lambda i: f"#/{i}")),
+    identification=st.builds(
+        m.Identification, nct_id=nct, nct_id_aliases=st.lists(nct, max_size=2), org_study_id=opt_text,
+        org_study_id_type=st.none() | enum(["NIH", "FDA"]), org_study_id_link=opt_text,
+        secondary_ids=st.lists(st.builds(m.SecondaryId, id=text, type=opt_text, domain=opt_text, link=opt_text),
+                               max_size=2),
+        brief_title=opt_text, official_title=opt_text, acronym=opt_text,
+        organization_name=opt_text, organization_class=st.none() | enum(["INDUSTRY", "OTHER", "NIH"]),
+    ),
+    status=st.builds(
+        m.Status,
+        overall_status=st.none() | enum(["RECRUITING", "COMPLETED", "TERMINATED", "NOT_YET_RECRUITING"]),
+        last_known_status=st.none() | enum(["RECRUITING"]), why_stopped=opt_text,
+        status_verified_date=opt_date, start_date=opt_date, primary_completion_date=opt_date,
+        completion_date=opt_date, first_submitted=opt_date, first_posted=opt_date,
+        last_update_submitted=opt_date, last_update_posted=opt_date,
+    ),
+    sponsors=st.builds(
+        m.Sponsors,
+        lead_sponsor=st.none() | st.builds(m.Sponsor, name=text, agency_class=st.none() | enum(["INDUSTRY", "OTHER"])),
+        collaborators=st.lists(st.builds(m.Sponsor, name=text, agency_class=st.none() | enum(["NIH", "FED"])),
+                               max_size=2),
+        responsible_party=st.none() | st.builds(m.ResponsibleParty, type=st.none() | enum(["SPONSOR"]),
+                                                investigator_full_name=opt_text),
+    ),
+    oversight=st.builds(m.Oversight, has_dmc=opt_bool, is_fda_regulated_drug=opt_bool,
+                        is_fda_regulated_device=opt_bool),
+    brief_summary=opt_text,
+    detailed_description=opt_text,
+    conditions=words,
+    keywords=words,
+    design=st.builds(
+        m.Design, study_type=st.none() | enum(["INTERVENTIONAL", "OBSERVATIONAL"]),
+        phases=st.lists(enum(["EARLY_PHASE1", "PHASE1", "PHASE2", "PHASE3", "PHASE4", "NA"]), max_size=2, unique=True),
+        allocation=st.none() | enum(["RANDOMIZED", "NA"]), intervention_model=st.none() | enum(["PARALLEL"]),
+        primary_purpose=st.none() | enum(["TREATMENT", "PREVENTION"]), masking=st.none() | enum(["NONE", "DOUBLE"]),
+        who_masked=st.lists(enum(["PARTICIPANT", "INVESTIGATOR"]), max_size=2, unique=True),
+        enrollment=st.none() | st.builds(m.Enrollment, count=st.none() | st.integers(0, 10**6),
+                                         type=st.none() | enum(["ACTUAL", "ESTIMATED"])),
+    ),
+    arms=st.lists(st.builds(m.Arm, label=text, type=st.none() | enum(["EXPERIMENTAL", "PLACEBO_COMPARATOR"]),
+                            description=opt_text, intervention_names=words), max_size=3),
+    interventions=st.lists(st.builds(m.Intervention, name=text, type=st.none() | enum(["DRUG", "BIOLOGICAL"]),
+                                     description=opt_text, other_names=words, arm_labels=words), max_size=3),
+    outcomes=st.builds(m.Outcomes, **{
+        k: st.lists(st.builds(m.Outcome, measure=text, description=opt_text, time_frame=opt_text), max_size=2)
+        for k in ("primary", "secondary", "other")
+    }),
+    eligibility=st.builds(
+        m.Eligibility, criteria=opt_text, inclusion=words, exclusion=words,
+        sex=st.none() | enum(["ALL", "FEMALE", "MALE"]), minimum_age=st.none() | age, maximum_age=st.none() | age,
+        healthy_volunteers=opt_bool, std_ages=st.lists(enum(["CHILD", "ADULT", "OLDER_ADULT"]), unique=True),
+    ),
+    central_contacts=st.lists(contact, max_size=2),
+    overall_officials=st.lists(st.builds(m.Official, name=text, affiliation=opt_text,
+                                         role=st.none() | enum(["PRINCIPAL_INVESTIGATOR", "STUDY_CHAIR"])),
+                               max_size=2),
+    locations=st.lists(st.builds(
+        m.Location, facility=opt_text, status=st.none() | enum(["RECRUITING"]), city=opt_text, state=opt_text,
+        zip=opt_text, country=opt_text,
+        geo_point=st.none() | st.builds(m.GeoPoint, lat=st.floats(-90, 90), lon=st.floats(-180, 180)),
+        contacts=st.lists(contact, max_size=1)), max_size=2),
+    references=st.lists(st.builds(m.Reference, pmid=st.none() | st.integers(1, 10**8).map(str),
+                                  type=st.none() | enum(["BACKGROUND", "RESULT"]), citation=opt_text), max_size=2),
+    see_also_links=st.lists(st.builds(m.SeeAlsoLink, label=opt_text, url=text), max_size=1),
+    related_trials=st.lists(st.builds(m.RelatedTrial, nct_id=nct, title=opt_text), max_size=2),
+)
