@@ -1,0 +1,1 @@
+"""The mapping engine: YAML mapping files (``mappings/``) applied forward and in reverse."""

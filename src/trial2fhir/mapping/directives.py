@@ -1,0 +1,221 @@
+"""The closed set of mapping directives: one small forward and one small reverse function each.
+
+A directive is a YAML object with exactly one *value* key (``from``, ``const``, ``template``,
+``ref``, ``each``, ``rules``) and any of the *modifiers* (``as``, ``lookup``, ``join``, ``cast``,
+``when``, ``where``, ``invert``). The engine only walks nodes and dispatches here.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from trial2fhir.mapping import paths
+from trial2fhir.mapping.codes import CodeMap
+from trial2fhir.mapping.paths import Holder, Scope
+
+VALUE_KEYS = ("from", "const", "template", "ref", "each", "rules")
+MODIFIERS = ("as", "lookup", "join", "cast", "when", "where", "invert")
+DIRECTIVE_KEYS = frozenset(VALUE_KEYS + MODIFIERS)
+# Deterministic urn:uuid fullUrls: the same trial always gives the same bundle, byte for byte.
+NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:trial2fhir")
+_PLACEHOLDER = re.compile(r"\{([#A-Za-z_][\w.]*)\}")
+_WHERE = re.compile(r"^\s*([A-Za-z_][\w.]*)\s+in\s+([A-Za-z_][\w.]*)\s*$")
+
+
+@dataclass
+class Context:
+    codes: dict[str, CodeMap] = field(default_factory=dict)
+
+
+Emit = Callable[[Any, Scope, Context], Any]
+Absorb = Callable[[Any, Any, Scope, Context], None]
+
+
+class Many(list[Any]):
+    """Items an ``each`` produced: spliced into the surrounding array, not nested in it."""
+
+
+def is_directive(node: Any) -> bool:
+    return isinstance(node, dict) and any(k in DIRECTIVE_KEYS for k in node)
+
+
+def value_key(node: dict[str, Any]) -> str:
+    keys = [k for k in VALUE_KEYS if k in node]
+    return "each" if "each" in keys else keys[0]
+
+
+def truthy(value: Any) -> bool:
+    return value not in (None, "", [], {})
+
+
+def ref_url(text: str) -> str:
+    return f"urn:uuid:{uuid.uuid5(NAMESPACE, text)}"
+
+
+# --- value transforms: join -> lookup -> cast forward, the inverse order back -----------------------
+
+
+CASTS: dict[str, Callable[[Any], Any]] = {
+    "boolean": lambda v: v == "true",
+    "integer": int,
+    "decimal": float,
+    "string": str,
+}
+
+
+def _forward_transforms(node: dict[str, Any], value: Any, ctx: Context) -> Any:
+    if "join" in node:
+        value = node["join"].join(value) if value else None
+    if value is not None and "lookup" in node:
+        value = ctx.codes[node["lookup"]].map(str(value))
+    if value is not None and "cast" in node:
+        value = CASTS[node["cast"]](value)
+    return value
+
+
+def _reverse_transforms(node: dict[str, Any], value: Any, ctx: Context) -> Any:
+    if "cast" in node and isinstance(value, bool):
+        value = "true" if value else "false"
+    if "lookup" in node:
+        value = ctx.codes[node["lookup"]].unmap(str(value))
+    if "join" in node:
+        value = str(value).split(node["join"])
+    return value
+
+
+def template_fields(template: str) -> list[str]:
+    return _PLACEHOLDER.findall(template)
+
+
+def render_template(template: str, scope: Scope) -> str | None:
+    """Fill ``{path}`` and ``{#var}`` (1-based index of a loop variable); None if a value is missing."""
+    missing = False
+
+    def fill(m: re.Match[str]) -> str:
+        nonlocal missing
+        key = m.group(1)
+        value = scope.get(key) if key.startswith("#") else paths.get(scope, key)
+        if value in (None, ""):
+            missing = True
+            return ""
+        return str(value)
+
+    text = _PLACEHOLDER.sub(fill, template)
+    return None if missing else text
+
+
+def parse_template(template: str, text: str) -> dict[str, str] | None:
+    pattern = "^" + "".join(
+        f"(?P<g{i}>.+?)" if i % 2 else re.escape(part) for i, part in enumerate(_PLACEHOLDER.split(template))
+    ) + "$"
+    m = re.match(pattern, text, re.DOTALL)
+    if not m:
+        return None
+    names = template_fields(template)
+    return {name: m.group(f"g{2 * i + 1}") for i, name in enumerate(names)}
+
+
+# --- the directives ---------------------------------------------------------------------------
+
+
+def from_forward(node: dict[str, Any], scope: Scope, ctx: Context) -> Any:
+    value = paths.get(scope, node["from"])
+    return None if value in (None, "", []) else _forward_transforms(node, value, ctx)
+
+
+def from_reverse(node: dict[str, Any], value: Any, scope: Scope, ctx: Context) -> None:
+    paths.put(scope, node["from"], _reverse_transforms(node, value, ctx))
+
+
+def const_forward(node: dict[str, Any], scope: Scope, ctx: Context) -> Any:  # noqa: ARG001
+    return node["const"]
+
+
+def const_reverse(node: dict[str, Any], value: Any, scope: Scope, ctx: Context) -> None:
+    """A constant carries no trial data; it only tells array items apart (see ``matches``)."""
+
+
+def template_forward(node: dict[str, Any], scope: Scope, ctx: Context) -> Any:
+    text = render_template(node["template"], scope)
+    return None if text is None else _forward_transforms(node, text, ctx)
+
+
+def template_reverse(node: dict[str, Any], value: Any, scope: Scope, ctx: Context) -> None:
+    parsed = parse_template(node["template"], str(_reverse_transforms(node, value, ctx)))
+    for name, text in (parsed or {}).items():
+        if not name.startswith("#"):
+            paths.put(scope, name, text)
+
+
+def ref_forward(node: dict[str, Any], scope: Scope, ctx: Context) -> Any:  # noqa: ARG001
+    text = render_template(node["ref"], scope)
+    return None if text is None else ref_url(text)
+
+
+def ref_reverse(node: dict[str, Any], value: Any, scope: Scope, ctx: Context) -> None:
+    """A reference is derived from ids the target resource carries itself: nothing to restore."""
+
+
+def _items(node: dict[str, Any], scope: Scope) -> list[Any]:
+    items = paths.get(scope, node["each"]) or []
+    return items if isinstance(items, list) else [items]
+
+
+def each_forward(node: dict[str, Any], scope: Scope, ctx: Context, emit: Emit) -> Many:
+    var = node.get("as", "item")
+    out = Many()
+    for i, item in enumerate(_items(node, scope), 1):
+        inner = {**scope, var: item, f"#{var}": i}
+        if "where" in node and not where_holds(node["where"], inner):
+            continue
+        value = emit(node["rules"], inner, ctx)
+        if isinstance(value, Many):
+            out.extend(value)
+        elif value is not None:
+            out.append(value)
+    return out
+
+
+def each_reverse(node: dict[str, Any], value: Any, scope: Scope, ctx: Context, absorb: Absorb) -> None:
+    var = node.get("as", "item")
+    for i, item in enumerate(value if isinstance(value, list) else [value], 1):
+        holder = Holder()
+        absorb(node["rules"], item, {**scope, var: holder, f"#{var}": i}, ctx)
+        if holder.value is not None:
+            paths.append(scope, node["each"], holder.value)
+
+
+def where_holds(expr: str, scope: Scope) -> bool:
+    m = _WHERE.match(expr)
+    assert m, expr  # checked when the mapping is loaded
+    haystack = paths.get(scope, m.group(2)) or []
+    return paths.get(scope, m.group(1)) in haystack
+
+
+def rules_forward(node: dict[str, Any], scope: Scope, ctx: Context, emit: Emit) -> Any:
+    return emit(node["rules"], scope, ctx)
+
+
+def rules_reverse(node: dict[str, Any], value: Any, scope: Scope, ctx: Context, absorb: Absorb) -> None:
+    absorb(node["rules"], value, scope, ctx)
+
+
+@dataclass(frozen=True)
+class Directive:
+    forward: Callable[..., Any]
+    reverse: Callable[..., None]
+    nested: bool = False  # takes the engine's emit/absorb to walk its ``rules``
+
+
+DIRECTIVES: dict[str, Directive] = {
+    "from": Directive(from_forward, from_reverse),
+    "const": Directive(const_forward, const_reverse),
+    "template": Directive(template_forward, template_reverse),
+    "ref": Directive(ref_forward, ref_reverse),
+    "each": Directive(each_forward, each_reverse, nested=True),
+    "rules": Directive(rules_forward, rules_reverse, nested=True),
+}

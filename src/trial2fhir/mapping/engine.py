@@ -1,0 +1,125 @@
+"""Walk a mapping's rules forward (Trial -> resource) and in reverse (resource -> Trial).
+
+Nodes: a list is a target array, a plain dict is a target object (keys are the standard's element
+names), a dict with directive keys is dispatched to ``directives.DIRECTIVES``. In reverse, array
+items are given back to the rule whose constants they carry (``matches``), so one mapping drives
+both directions.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from trial2fhir.mapping import paths
+from trial2fhir.mapping.directives import DIRECTIVES, Context, Many, is_directive, truthy, value_key
+from trial2fhir.mapping.paths import Scope
+
+
+def emit(node: Any, scope: Scope, ctx: Context) -> Any:
+    if isinstance(node, list):
+        out: list[Any] = []
+        for child in node:
+            value = emit(child, scope, ctx)
+            if isinstance(value, Many):
+                out.extend(value)
+            elif value is not None:
+                out.append(value)
+        return out or None
+    if is_directive(node):
+        if "when" in node and not truthy(paths.get(scope, node["when"])):
+            return None
+        d = DIRECTIVES[value_key(node)]
+        return d.forward(node, scope, ctx, emit) if d.nested else d.forward(node, scope, ctx)
+    obj: dict[str, Any] = {}
+    data_found = False
+    for key, child in node.items():
+        value = emit(child, scope, ctx)
+        if isinstance(value, Many):
+            value = list(value)
+        if truthy(value):
+            obj[key] = value
+            data_found = data_found or has_data(child)
+    # A Coding-like object (constants beside data) whose data all came out empty is dropped: a
+    # system without a code says nothing. Objects of constants only, or of nested parts, are kept.
+    direct_const = any(is_directive(c) and value_key(c) == "const" for c in node.values())
+    if direct_const and not data_found and any(has_data(c) for c in node.values()):
+        return None
+    return obj or None
+
+
+def has_data(node: Any) -> bool:
+    """Whether a node can carry trial data (anything but constants)."""
+    if is_directive(node):
+        return value_key(node) != "const"
+    children = node if isinstance(node, list) else node.values() if isinstance(node, dict) else []
+    return any(has_data(c) for c in children)
+
+
+def absorb(node: Any, value: Any, scope: Scope, ctx: Context) -> None:
+    if value is None:
+        return
+    if isinstance(node, list):
+        for child, items in assign(node, value if isinstance(value, list) else [value]):
+            absorb(child, items if _is_each(child) else items[0], scope, ctx)
+        return
+    if is_directive(node):
+        if node.get("invert") is False:
+            return
+        d = DIRECTIVES[value_key(node)]
+        if d.nested:
+            d.reverse(node, value, scope, ctx, absorb)
+        else:
+            d.reverse(node, value, scope, ctx)
+        return
+    if isinstance(value, dict):
+        for key, child in node.items():
+            if key in value:
+                absorb(child, value[key], scope, ctx)
+
+
+def _is_each(node: Any) -> bool:
+    return is_directive(node) and "each" in node
+
+
+def _inner(node: Any) -> Any:
+    """The template an array item was made from: the rules of an each/rules wrapper, else the node."""
+    while is_directive(node) and value_key(node) in {"each", "rules"}:
+        node = node["rules"]
+    return node
+
+
+def constants(node: Any) -> int:
+    """How many constants pin this node down: more constants, more specific."""
+    node = _inner(node)
+    if is_directive(node):
+        return 1 if "const" in node and "when" not in node else 0
+    children = node if isinstance(node, list) else node.values() if isinstance(node, dict) else []
+    return sum(constants(c) for c in children)
+
+
+def matches(node: Any, value: Any) -> bool:
+    """True when every unconditional constant in the node agrees with the value."""
+    node = _inner(node)
+    if is_directive(node):
+        return "const" not in node or "when" in node or value == node["const"]
+    if isinstance(node, list):
+        items = value if isinstance(value, list) else []
+        return all(any(matches(c, v) for v in items) for c in node if constants(c))
+    if isinstance(node, dict):
+        if not isinstance(value, dict):
+            return False
+        return all(key in value and matches(c, value[key]) for key, c in node.items() if constants(c))
+    return True
+
+
+def assign(nodes: list[Any], items: list[Any]) -> list[tuple[Any, list[Any]]]:
+    """Give each output array item back to the rule that made it (most specific rule first)."""
+    order = sorted(range(len(nodes)), key=lambda i: -constants(nodes[i]))
+    groups: dict[int, list[Any]] = {}
+    for item in items:
+        for i in order:
+            taken = i in groups and not _is_each(nodes[i])
+            if not taken and matches(nodes[i], item):
+                groups.setdefault(i, []).append(item)
+                break
+    return [(nodes[i], groups[i]) for i in sorted(groups)]

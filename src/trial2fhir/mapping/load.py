@@ -1,0 +1,274 @@
+"""Load mapping files and check them before any trial flows: structure, then both ends' paths.
+
+Layer 1 is the mapping language's own JSON Schema (``schemas/mapping.schema.json``); layer 2
+checks each directive's keys, that every source path exists on ``Trial`` and that every target
+element exists on the fhir.resources model. Errors name the file, the rule path and the value.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+import types
+import typing
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import jsonschema.exceptions
+import yaml
+from pydantic import BaseModel
+
+from trial2fhir.mapping.codes import CodeMap, load_code_maps
+from trial2fhir.mapping.directives import (
+    _WHERE,
+    CASTS,
+    DIRECTIVE_KEYS,
+    VALUE_KEYS,
+    is_directive,
+    template_fields,
+)
+from trial2fhir.model import Trial
+
+PROJECT = Path(__file__).resolve().parents[3]
+MAPPINGS = PROJECT / "mappings"
+MAPPING_SCHEMA = PROJECT / "schemas" / "mapping.schema.json"
+
+
+class MappingError(ValueError):
+    def __init__(self, file: str, rule: str, message: str) -> None:
+        super().__init__(f"{file}: {rule or '(top)'}: {message}")
+        self.file, self.rule = file, rule
+
+
+@dataclass
+class Loss:
+    path: str
+    why: str
+
+
+@dataclass
+class Mapping:
+    name: str
+    file: str
+    resource: str
+    rules: dict[str, Any]
+    id: str
+    each: str | None = None
+    var: str = "item"
+    when: str | None = None
+    losses: list[Loss] = field(default_factory=list)
+
+
+# --- source side: the Trial model --------------------------------------------------------------
+
+
+def _unwrap(annotation: Any) -> tuple[Any, bool]:
+    """(inner type, is_list) of an annotation such as ``list[Arm]`` or ``Age | None``."""
+    is_list = False
+    while True:
+        origin = typing.get_origin(annotation)
+        if origin in (typing.Union, types.UnionType):
+            args = [a for a in typing.get_args(annotation) if a is not type(None)]
+            annotation = args[0]
+        elif origin is list:
+            is_list, annotation = True, typing.get_args(annotation)[0]
+        elif origin is typing.Annotated:
+            annotation = typing.get_args(annotation)[0]
+        else:
+            return annotation, is_list
+
+
+def source_type(
+    path: str, variables: dict[str, tuple[Any, bool]], cross_lists: bool = False
+) -> tuple[Any, bool]:
+    """The type at a Trial path (loop variables bound to their item types); KeyError if absent."""
+    parts = path.split(".")
+    if parts[0] in variables:
+        current, is_list = variables[parts[0]]
+        parts = parts[1:]
+    else:
+        current, is_list = Trial, False
+    for part in parts:
+        if (is_list and not cross_lists) or not (isinstance(current, type) and issubclass(current, BaseModel)):
+            raise KeyError(part)
+        if part not in current.model_fields:
+            raise KeyError(part)
+        current, is_list = _unwrap(current.model_fields[part].annotation)
+    return current, is_list
+
+
+# --- target side: the fhir.resources model -------------------------------------------------------
+
+_ABC = re.compile(r"abc\.(\w+)Type\b")
+
+
+@cache
+def fhir_class(name: str, module: str | None = None) -> type[BaseModel] | None:
+    for mod in filter(None, (module, f"fhir.resources.{name.lower()}")):
+        try:
+            cls = getattr(importlib.import_module(mod), name, None)
+        except ImportError:
+            continue
+        if isinstance(cls, type) and issubclass(cls, BaseModel):
+            return cls
+    return None
+
+
+def target_child(model: type[BaseModel], element: str) -> tuple[type[BaseModel] | None, bool]:
+    """(model of the element or None for a primitive, is_array); KeyError if no such element."""
+    info = model.model_fields.get(element)
+    if info is None or element.endswith("__ext") or element == "fhir_comments":
+        raise KeyError(element)
+    text = str(info.annotation)
+    m = _ABC.search(text)
+    return (fhir_class(m.group(1), model.__module__) if m else None), "List[" in text or "list[" in text
+
+
+# --- the checks -----------------------------------------------------------------------------------
+
+
+class _Checker:
+    def __init__(self, file: str, codes: dict[str, CodeMap]) -> None:
+        self.file, self.codes = file, codes
+
+    def fail(self, rule: str, message: str) -> typing.NoReturn:
+        raise MappingError(self.file, rule, message)
+
+    def source(self, rule: str, path: Any, variables: dict[str, tuple[Any, bool]]) -> tuple[Any, bool]:
+        if not isinstance(path, str):
+            self.fail(rule, f"a path must be a string, got {path!r}")
+        try:
+            return source_type(path, variables)
+        except KeyError as exc:
+            self.fail(rule, f"source path {path!r} does not exist on Trial (no {exc.args[0]!r})")
+
+    def node(self, rule: str, node: Any, model: type[BaseModel] | None, variables: dict[str, Any]) -> None:
+        if isinstance(node, list):
+            for i, child in enumerate(node):
+                self.node(f"{rule}[{i}]", child, model, variables)
+        elif is_directive(node):
+            self.directive(rule, node, model, variables)
+        elif isinstance(node, dict):
+            if model is None:
+                self.fail(rule, "a primitive element cannot hold an object; use a directive (from/const/...)")
+            for key, child in node.items():
+                try:
+                    child_model, _ = target_child(model, key)
+                except KeyError:
+                    self.fail(f"{rule}.{key}", f"{model.__name__} has no element {key!r}")
+                self.node(f"{rule}.{key}", child, child_model, variables)
+        else:
+            self.fail(rule, f"bare value {node!r}: write {{const: {node!r}}} for a literal or {{from: path}}")
+
+    def directive(
+        self, rule: str, node: dict[str, Any], model: type[BaseModel] | None, variables: dict[str, Any]
+    ) -> None:
+        unknown = [k for k in node if k not in DIRECTIVE_KEYS]
+        if unknown:
+            self.fail(rule, f"unknown directive {unknown[0]!r} (known: {', '.join(sorted(DIRECTIVE_KEYS))})")
+        values = [k for k in VALUE_KEYS if k in node]
+        if values not in (["each", "rules"], ["rules"]) and len(values) != 1:
+            self.fail(rule, f"a directive takes exactly one of {', '.join(VALUE_KEYS)}; got {values or 'none'}")
+        if "when" in node:
+            self.source(f"{rule}.when", node["when"], variables)
+        if "lookup" in node and node["lookup"] not in self.codes:
+            self.fail(f"{rule}.lookup", f"unknown code map {node['lookup']!r} (have: {', '.join(sorted(self.codes))})")
+        if "cast" in node and node["cast"] not in CASTS:
+            self.fail(f"{rule}.cast", f"unknown cast {node['cast']!r}")
+        if ("as" in node or "where" in node) and "each" not in node:
+            self.fail(rule, "'as' and 'where' go with 'each'")
+        if "where" in node and node.get("invert") is not False:
+            self.fail(f"{rule}.where", "a filtered 'each' is a view of data held elsewhere: add 'invert: false'")
+        kind = values[0]
+        if kind == "from":
+            self.source(f"{rule}.from", node["from"], variables)
+        elif kind in ("template", "ref"):
+            for name in template_fields(str(node[kind])):
+                if name.startswith("#"):
+                    if name[1:] not in variables:
+                        self.fail(f"{rule}.{kind}", f"{{{name}}} names no loop variable")
+                else:
+                    self.source(f"{rule}.{kind}", name, variables)
+        elif kind == "each":
+            item_type, is_list = self.source(f"{rule}.each", node["each"], variables)
+            if not is_list:
+                self.fail(f"{rule}.each", f"{node['each']!r} is not a list on Trial")
+            inner = {**variables, node.get("as", "item"): (item_type, False)}
+            if "where" in node:
+                m = _WHERE.match(str(node["where"]))
+                if not m:
+                    self.fail(f"{rule}.where", f"expected 'PATH in LIST_PATH', got {node['where']!r}")
+                self.source(f"{rule}.where", m.group(1), inner)
+                self.source(f"{rule}.where", m.group(2), inner)
+            self.node(f"{rule}.rules", node["rules"], model, inner)
+        elif kind == "rules":
+            self.node(f"{rule}.rules", node["rules"], model, variables)
+
+
+@cache
+def _schema() -> dict[str, Any]:
+    import json
+
+    return typing.cast(dict[str, Any], json.loads(MAPPING_SCHEMA.read_text(encoding="utf-8")))
+
+
+def load_mapping(path: Path, codes: dict[str, CodeMap]) -> Mapping:
+    file = str(path)
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise MappingError(file, "", f"not YAML: {exc}") from None
+    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(_schema()).iter_errors(doc))
+    if error is not None:
+        message = error.message if len(error.message) < 300 else error.message[:300] + "..."
+        raise MappingError(file, ".".join(str(p) for p in error.absolute_path), message)
+    target = doc["target"]
+    model = fhir_class(target["resource"])
+    if model is None:
+        raise MappingError(file, "target.resource", f"unknown {target['release']} resource {target['resource']!r}")
+    check = _Checker(file, codes)
+    variables: dict[str, Any] = {}
+    if "each" in doc:
+        item_type, is_list = check.source("each", doc["each"], {})
+        if not is_list:
+            check.fail("each", f"{doc['each']!r} is not a list on Trial")
+        variables[doc.get("as", "item")] = (item_type, False)
+    if "when" in doc:
+        check.source("when", doc["when"], variables)
+    check.directive("id", {"template": doc["id"]}, None, variables)
+    check.node("rules", doc["rules"], model, variables)
+    losses = [Loss(str(x["path"]), str(x["why"])) for x in doc.get("losses", [])]
+    for i, loss in enumerate(losses):
+        try:
+            source_type(loss.path.replace("[]", ""), {}, cross_lists=True)
+        except KeyError:
+            check.fail(f"losses[{i}]", f"declared loss {loss.path!r} is not a Trial path")
+    return Mapping(
+        name=doc["mapping"], file=file, resource=target["resource"], rules=doc["rules"], id=doc["id"],
+        each=doc.get("each"), var=doc.get("as", "item"), when=doc.get("when"), losses=losses,
+    )
+
+
+@dataclass
+class MappingSet:
+    """All mappings of one target (in bundle order) with the code maps they use."""
+
+    target: str
+    mappings: list[Mapping]
+    codes: dict[str, CodeMap]
+
+    @property
+    def losses(self) -> list[Loss]:
+        return [loss for m in self.mappings for loss in m.losses]
+
+
+@cache
+def load_target(target: str, root: Path = MAPPINGS) -> MappingSet:
+    codes = load_code_maps(root / "codes")
+    folder = root / target
+    index = yaml.safe_load((folder / "index.yaml").read_text(encoding="utf-8"))
+    mappings = [load_mapping(folder / name, codes) for name in index["mappings"]]
+    return MappingSet(target, mappings, codes)
