@@ -9,12 +9,18 @@ from __future__ import annotations
 
 import re
 
+# A section heading: optional bullet/emphasis, up to two qualifier words ("Key", "Subject" ...),
+# "Inclusion/Exclusion Criteria", an optional short qualifier and an optional ": rest of line".
 _HEADING = re.compile(
-    r"^\s*(?:[*#-]\s*)*(?P<kind>inclusion|exclusion)s?\s+criteri(?:a|on)s?\b[^\n]*?:?\s*$",
+    r"^\s*(?:[*#>\-]+\s*)*[*_]{0,2}\s*"
+    r"(?:(?:key|main|major|general|subject|subjects|patient|patients|participant|participants"
+    r"|specific|additional|other|study|principal|primary|secondary|basic|common)\s+){0,2}"
+    r"(?P<kind>inclusion|exclusion)s?\s+criteri(?:a|on)s?\b"
+    r"(?P<qualifier>[^:\n.]{0,60}?)\s*[*_]{0,2}\s*(?::[*_]{0,2}\s*(?P<rest>.*))?$",
     re.IGNORECASE,
 )
 # A list marker: bullet, or an enumerator such as 1. 1) (1) a. i) followed by space.
-_MARKER = re.compile(r"^\s*(?:[*\u2022\u00b7\u25aa\u25cf-]|\(?(?:\d{1,3}|[a-zA-Z]|[ivxIVX]{1,5})[.)])\s+")
+_MARKER = re.compile(r"^\s*(?:[*\u2022\u00b7\u25aa\u25cf-]|\(?(?:\d{1,3}|[a-zA-Z]|[ivxIVX]{1,5})[.)])(?:\s+|$)")
 _ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!<>^|~])")
 
 
@@ -50,9 +56,14 @@ def split_criteria(text: str | None) -> tuple[list[str], list[str]]:
         if heading:
             current = inclusion if heading.group("kind").lower() == "inclusion" else exclusion
             open_item = False
+            if re.search(r"\w", heading.group("qualifier")):
+                current.append(clean_item(raw))  # "Specific inclusion criteria for X:" keeps its context
+            elif heading.group("rest") and clean_item(heading.group("rest")):
+                current.append(clean_item(heading.group("rest")))  # "Inclusion criteria: item"
+                open_item = True
             continue
         item = clean_item(raw)
-        if not item:
+        if not re.search(r"\w", item):  # a bare marker or punctuation line
             continue
         if open_item and current and not is_item_start(raw) and raw[:1].isspace():
             # An indented line without a marker continues the item above it.
