@@ -9,11 +9,13 @@ from typing import Annotated
 import orjson
 import typer
 
-from trial2fhir import __version__
+from trial2fhir import __version__, roundtrip
 from trial2fhir.convert import ConvertReport, ProgressHook, convert
 from trial2fhir.readers import READERS
+from trial2fhir.roundtrip import ROUNDTRIPS
 from trial2fhir.sources import DEFAULT_MAX_FILE_MB
 from trial2fhir.targets import TARGETS
+from trial2fhir.validate import validate_file
 
 app = typer.Typer(
     help="Turn clinical-trial registry records into validated HL7 FHIR and CDISC XML.",
@@ -101,6 +103,12 @@ def convert_cmd(
     ] = "auto",
     report: Annotated[Path | None, typer.Option("--report", help="Write a JSON report here.")] = None,
     max_file_mb: Annotated[int, typer.Option(help="Largest single input file read, in MiB.")] = DEFAULT_MAX_FILE_MB,
+    validate: Annotated[
+        bool, typer.Option("--validate/--no-validate", help="Validate each output against its published schema.")
+    ] = True,
+    fmt: Annotated[
+        str, typer.Option("--format", help="files: one file per trial and target; ndjson: FHIR Bulk Data layout.")
+    ] = "files",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar, no summary.")] = False,
 ) -> None:
     """Convert trials into one file per trial and target: OUTDIR/<NCT_ID>.<target>.<ext>.
@@ -108,6 +116,9 @@ def convert_cmd(
     Exit 0 when every record converted, 1 when any failed (the others are still written).
     """
     _check_choice(to, dict(TARGETS), "target")
+    _check_choice([fmt], {"files": None, "ndjson": None}, "format")
+    if not validate and not quiet:
+        err("note: --no-validate: outputs are written without schema validation", err=True)
     if from_ != "auto":
         _check_choice([from_], dict(READERS), "input format")
     show_bar = not quiet and sys.stderr.isatty() and (len(inputs) > 3 or any(Path(i).is_dir() for i in inputs))
@@ -115,7 +126,7 @@ def convert_cmd(
     try:
         result = convert(
             inputs, output, targets=to, input_format=None if from_ == "auto" else from_,
-            max_file_mb=max_file_mb, progress=bar.hook(),
+            max_file_mb=max_file_mb, validate=validate, ndjson=fmt == "ndjson", progress=bar.hook(),
         )
     finally:
         bar.close()
@@ -124,6 +135,54 @@ def convert_cmd(
         report.write_bytes(orjson.dumps(result.to_dict(), option=orjson.OPT_INDENT_2) + b"\n")
     _print_report(result, output, quiet)
     raise typer.Exit(0 if result.ok else 1)
+
+
+@app.command("validate")
+def validate_cmd(
+    files: Annotated[list[Path], typer.Argument(help="FHIR JSON files: Bundles, resources or NDJSON.")],
+) -> None:
+    """Validate FHIR R5 files against HL7's fhir.schema.json and the fhir.resources models.
+
+    Prints one line per problem (file, resource, path, message); exit 1 on any problem.
+    """
+    problems = [p for f in files for p in validate_file(f)]
+    for line in problems:
+        err(line, err=True)
+    err(f"{len(files)} file(s) checked, {len(problems)} problem(s)", err=True)
+    raise typer.Exit(1 if problems else 0)
+
+
+@app.command("roundtrip")
+def roundtrip_cmd(
+    inputs: Annotated[list[str], typer.Argument(help="Files, folders, or - for stdin.", show_default=False)],
+    to: Annotated[list[str], typer.Option("--to", help="Target, repeatable: fhir-r5.")] = ["fhir-r5"],  # noqa: B006
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Also keep the written files here.")] = None,
+    report: Annotated[Path | None, typer.Option("--report", help="Write a JSON report here.")] = None,
+) -> None:
+    """Convert, validate, read back and compare each trial; exit 1 on an invalid output or undeclared loss."""
+    _check_choice(to, dict(ROUNDTRIPS), "round-trip target")
+    records = roundtrip.run(inputs, to, output)
+    for rec in records:
+        for e in rec.errors:
+            err(f"error: {e}", err=True)
+        for name, t in rec.targets.items():
+            undeclared = [d.path for d in t.diffs if not d.declared]
+            declared = sorted({d.path for d in t.diffs if d.declared})
+            state = "ok" if t.ok else "FAIL"
+            line = f"{state} {rec.nct_id} {name}"
+            if not t.valid:
+                line += f" invalid ({len(t.errors)} error(s): {t.errors[0]})"
+            if undeclared:
+                line += f" lost: {', '.join(undeclared)}"
+            if declared:
+                line += f" (declared losses: {', '.join(declared)})"
+            typer.echo(line)
+    if report is not None:
+        report.parent.mkdir(parents=True, exist_ok=True)
+        report.write_bytes(orjson.dumps({"records": [r.to_dict() for r in records]}, option=orjson.OPT_INDENT_2))
+    bad = [r for r in records if not r.ok]
+    err(f"{len(records) - len(bad)} of {len(records)} trial(s) round-tripped", err=True)
+    raise typer.Exit(1 if bad else 0)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -87,12 +87,17 @@ def convert(
     targets: Sequence[str] = ("trial-json",),
     input_format: str | None = None,
     max_file_mb: int = DEFAULT_MAX_FILE_MB,
+    validate: bool = True,
+    ndjson: bool = False,
     progress: ProgressHook | None = None,
 ) -> ConvertReport:
+    """Convert every record of ``inputs``; with ``ndjson`` a target that supports it is written as
+    one ``<ResourceType>.ndjson`` file per type (FHIR Bulk Data layout) instead of one file per trial."""
     unknown = [t for t in targets if t not in TARGETS]
     if unknown:
         raise ValueError(f"unknown target(s) {', '.join(unknown)}; choose from {', '.join(TARGETS)}")
     outdir.mkdir(parents=True, exist_ok=True)
+    sink = _NdjsonSink(outdir) if ndjson else None
     found = expand(inputs)
     report = ConvertReport(skipped_files=found.skipped)
     for err in found.missing:
@@ -105,13 +110,37 @@ def convert(
                 label = f"{p.file}#{p.place.lstrip('#')}" if p.place.startswith("#/") else p.file
                 report.records.append(RecordReport(label, None, False, errors=[p]))
                 continue
-            report.records.append(_emit(result, outdir, targets, written))
+            report.records.append(_emit(result, outdir, targets, written, validate, sink))
         if progress is not None:
             progress(done, len(found.files), item.name)
+    if sink is not None:
+        sink.close()
     return report
 
 
-def _emit(trial: Trial, outdir: Path, targets: Sequence[str], written: dict[str, str]) -> RecordReport:
+class _NdjsonSink:
+    """Appends resources to ``OUTDIR/<ResourceType>.ndjson``; files are started afresh per run."""
+
+    def __init__(self, outdir: Path) -> None:
+        self.outdir = outdir
+        self.files: dict[str, Any] = {}
+
+    def add(self, lines: dict[str, list[bytes]]) -> list[str]:
+        for rtype, rows in lines.items():
+            if rtype not in self.files:
+                self.files[rtype] = (self.outdir / f"{rtype}.ndjson").open("wb")
+            self.files[rtype].write(b"".join(row + b"\n" for row in rows))
+        return [str(self.outdir / f"{t}.ndjson") for t in lines]
+
+    def close(self) -> None:
+        for fh in self.files.values():
+            fh.close()
+
+
+def _emit(
+    trial: Trial, outdir: Path, targets: Sequence[str], written: dict[str, str], validate: bool,
+    sink: _NdjsonSink | None,
+) -> RecordReport:
     label = source_label(trial)
     rec = RecordReport(label, trial.nct_id, True, format=trial.source.format)
     if not is_nct_id(trial.nct_id):  # the model already enforces this; never trust a path to it
@@ -128,7 +157,15 @@ def _emit(trial: Trial, outdir: Path, targets: Sequence[str], written: dict[str,
     for name in targets:
         t = TARGETS[name]
         try:
-            path = _write(outdir, f"{trial.nct_id}.{t.suffix}", t.render(trial))
+            data = t.render(trial)
+            if validate and t.validate is not None:
+                for issue in t.validate(data):
+                    rec.ok = False
+                    rec.errors.append(Problem(trial.source.file, trial.source.locator, f"{name} invalid: {issue}"))
+            if sink is not None and t.ndjson is not None:
+                rec.outputs[name] = ", ".join(sink.add(t.ndjson(data)))
+                continue
+            path = _write(outdir, f"{trial.nct_id}.{t.suffix}", data)
         except RecordError as exc:
             rec.ok = False
             rec.errors.append(exc.problem)

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from trial2fhir.model import Trial
-from trial2fhir.targets import trial_json
+from trial2fhir.targets import fhir_r5, trial_json
 
 
 @dataclass(frozen=True)
@@ -18,12 +18,18 @@ class Target:
     suffix: str
     description: str
     render: Callable[[Trial], bytes]
+    validate: Callable[[bytes], list[str]] | None = None
+    """Problems of a written file against the target's published schema (one line each)."""
+    ndjson: Callable[[bytes], dict[str, list[bytes]]] | None = None
+    """The file split into NDJSON lines per resource type, for ``--format ndjson``."""
 
 
 TARGETS: dict[str, Target] = {
     t.name: t
     for t in (
         Target("trial-json", "trial.json", "the canonical Trial model as JSON", trial_json.render),
+        Target("fhir-r5", "fhir-r5.json", "FHIR R5 transaction Bundle (ResearchStudy, PlanDefinition, ...)",
+               fhir_r5.render, fhir_r5.validate, fhir_r5.ndjson_lines),
     )
 }
 

@@ -1,0 +1,35 @@
+"""validate: check written FHIR files (a Bundle, one resource, or NDJSON) against the published schema."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+
+from trial2fhir.validation.fhir import validate_bundle, validate_resource
+
+
+def validate_file(path: Path) -> list[str]:
+    """Every problem in one file, as ``file: resource: path: message`` lines; [] when valid."""
+    name = str(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return [f"{name}: cannot read: {exc.strerror or exc}"]
+    docs: list[tuple[str, object]] = []
+    try:
+        if path.suffix in {".ndjson", ".jsonl"}:
+            docs = [(f"line {i}", orjson.loads(line)) for i, line in enumerate(data.splitlines(), 1) if line.strip()]
+        else:
+            docs = [("", orjson.loads(data))]
+    except orjson.JSONDecodeError as exc:
+        return [f"{name}: line {exc.lineno}, column {exc.colno}: invalid JSON: {exc.msg}"]
+    problems = []
+    for place, doc in docs:
+        if isinstance(doc, dict) and doc.get("resourceType") == "Bundle":
+            issues = validate_bundle(doc)
+        else:
+            issues = validate_resource(doc)
+        prefix = f"{name}: {place}: " if place else f"{name}: "
+        problems += [prefix + str(issue) for issue in issues]
+    return problems
