@@ -216,6 +216,7 @@ def _schema() -> dict[str, Any]:
 
 
 def load_mapping(path: Path, codes: dict[str, CodeMap]) -> Mapping:
+    """Load and check one mapping file; MappingError names the file, the rule and the value."""
     file = str(path)
     try:
         doc = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -223,13 +224,35 @@ def load_mapping(path: Path, codes: dict[str, CodeMap]) -> Mapping:
         raise MappingError(file, "", f"not YAML: {exc}") from None
     error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(_schema()).iter_errors(doc))
     if error is not None:
+        # The schema's verdict comes first; where the rule-level check can name the rule more
+        # precisely (oneOf messages are vague), its message is the one shown.
+        try:
+            _check_document(file, doc)
+        except MappingError:
+            raise
+        except Exception:
+            pass
         message = error.message if len(error.message) < 300 else error.message[:300] + "..."
         raise MappingError(file, ".".join(str(p) for p in error.absolute_path), message)
+    check = _check_document(file, doc, codes)
+    losses = [Loss(str(x["path"]), str(x["why"])) for x in doc.get("losses", [])]
+    for i, loss in enumerate(losses):
+        try:
+            source_type(loss.path.replace("[]", ""), {}, cross_lists=True)
+        except KeyError:
+            check.fail(f"losses[{i}]", f"declared loss {loss.path!r} is not a Trial path")
+    return Mapping(
+        name=doc["mapping"], file=file, resource=doc["target"]["resource"], rules=doc["rules"], id=doc["id"],
+        each=doc.get("each"), var=doc.get("as", "item"), when=doc.get("when"), losses=losses,
+    )
+
+
+def _check_document(file: str, doc: Any, codes: dict[str, CodeMap] | None = None) -> _Checker:
     target = doc["target"]
     model = fhir_class(target["resource"])
     if model is None:
         raise MappingError(file, "target.resource", f"unknown {target['release']} resource {target['resource']!r}")
-    check = _Checker(file, codes)
+    check = _Checker(file, codes if codes is not None else load_code_maps(MAPPINGS / "codes"))
     variables: dict[str, Any] = {}
     if "each" in doc:
         item_type, is_list = check.source("each", doc["each"], {})
@@ -240,16 +263,7 @@ def load_mapping(path: Path, codes: dict[str, CodeMap]) -> Mapping:
         check.source("when", doc["when"], variables)
     check.directive("id", {"template": doc["id"]}, None, variables)
     check.node("rules", doc["rules"], model, variables)
-    losses = [Loss(str(x["path"]), str(x["why"])) for x in doc.get("losses", [])]
-    for i, loss in enumerate(losses):
-        try:
-            source_type(loss.path.replace("[]", ""), {}, cross_lists=True)
-        except KeyError:
-            check.fail(f"losses[{i}]", f"declared loss {loss.path!r} is not a Trial path")
-    return Mapping(
-        name=doc["mapping"], file=file, resource=target["resource"], rules=doc["rules"], id=doc["id"],
-        each=doc.get("each"), var=doc.get("as", "item"), when=doc.get("when"), losses=losses,
-    )
+    return check
 
 
 @dataclass
