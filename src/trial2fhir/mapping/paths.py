@@ -21,6 +21,8 @@ def get(scope: Scope, path: str) -> Any:
     parts = split(path)
     if parts[0] in scope and parts[0] != ROOT:
         value: Any = scope[parts[0]]
+        if isinstance(value, Holder):  # the item a reverse ``each`` is rebuilding
+            value = value.value
         parts = parts[1:]
     else:
         value = scope[ROOT]

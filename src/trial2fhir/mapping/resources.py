@@ -68,13 +68,19 @@ def reverse(ms: MappingSet, resources: dict[str, dict[str, Any]]) -> dict[str, A
             continue
         i = 1
         while True:
+            # Several mappings may write resources per item of one list (Practitioner and
+            # PractitionerRole per official): the later ones complete the items the first made.
+            existing = paths.get(root, m.each) or []
             holder = Holder()
+            if i <= len(existing):
+                holder.value = existing[i - 1]
             scope = {**root, m.var: holder, f"#{m.var}": i}
             rid = render_template(m.id, scope)
             found = resources.get(ref_url(f"{m.resource}/{rid}")) if rid else None
             if found is None:
                 break
             absorb(m.rules, found, scope, ctx)
-            paths.append(root, m.each, holder.value if holder.value is not None else {})
+            if i > len(existing):
+                paths.append(root, m.each, holder.value if holder.value is not None else {})
             i += 1
     return data
