@@ -20,6 +20,7 @@ from trial2fhir.mapping.paths import Holder, Scope
 VALUE_KEYS = ("from", "const", "template", "ref", "each", "rules")
 MODIFIERS = ("as", "lookup", "join", "cast", "when", "where", "invert")
 DIRECTIVE_KEYS = frozenset(VALUE_KEYS + MODIFIERS)
+VALUE_KEYS_BY_PRIORITY = ("each", "from", "const", "template", "ref", "rules")  # each goes with rules
 # Deterministic urn:uuid fullUrls: the same trial always gives the same bundle, byte for byte.
 NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:trial2fhir")
 _PLACEHOLDER = re.compile(r"\{([#A-Za-z_][\w.]*)\}")
@@ -40,12 +41,14 @@ class Many(list[Any]):
 
 
 def is_directive(node: Any) -> bool:
-    return isinstance(node, dict) and any(k in DIRECTIVE_KEYS for k in node)
+    return isinstance(node, dict) and not DIRECTIVE_KEYS.isdisjoint(node)
 
 
 def value_key(node: dict[str, Any]) -> str:
-    keys = [k for k in VALUE_KEYS if k in node]
-    return "each" if "each" in keys else keys[0]
+    for key in VALUE_KEYS_BY_PRIORITY:
+        if key in node:
+            return key
+    raise KeyError("no value directive")
 
 
 def truthy(value: Any) -> bool:

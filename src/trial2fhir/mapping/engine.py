@@ -47,8 +47,23 @@ def emit(node: Any, scope: Scope, ctx: Context) -> Any:
     return obj or None
 
 
+_MEMO: dict[tuple[str, int], Any] = {}
+
+
+def _memo(kind: str, node: Any, compute: Any) -> Any:
+    """Per-node facts (constants, has_data) never change: mapping nodes are loaded once and kept."""
+    key = (kind, id(node))
+    if key not in _MEMO:
+        _MEMO[key] = (node, compute(node))  # keep the node alive so its id is never reused
+    return _MEMO[key][1]
+
+
 def has_data(node: Any) -> bool:
     """Whether a node can carry trial data (anything but constants)."""
+    return bool(_memo("data", node, _has_data)) if isinstance(node, (dict, list)) else False
+
+
+def _has_data(node: Any) -> bool:
     if is_directive(node):
         return value_key(node) != "const"
     children = node if isinstance(node, list) else node.values() if isinstance(node, dict) else []
@@ -90,6 +105,10 @@ def _inner(node: Any) -> Any:
 
 def constants(node: Any) -> int:
     """How many constants pin this node down: more constants, more specific."""
+    return int(_memo("const", node, _constants)) if isinstance(node, (dict, list)) else 0
+
+
+def _constants(node: Any) -> int:
     node = _inner(node)
     if is_directive(node):
         return 1 if "const" in node and "when" not in node else 0
