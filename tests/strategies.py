@@ -21,17 +21,21 @@ age = st.builds(m.Age, value=st.integers(0, 120), unit=enum(["Years", "Months", 
 contact = st.builds(m.Contact, name=opt_text, role=st.none() | enum(["CONTACT", "PRINCIPAL_INVESTIGATOR"]),
                     phone=opt_text, phone_ext=opt_text, email=opt_text)
 
+url = st.from_regex(r"https://[a-z]{1,12}\.org/[a-z0-9/]{0,20}", fullmatch=True)
+
+# Dependent fields (an ID's type, an organization's class) come with what they qualify, as in
+# registry data: the mappings write them beside it.
 trials = st.builds(
     m.Trial,
     source=st.builds(m.Source, format=enum(["ctgov-api-v2-json", "ctgov-classic-xml", "page-compact"]),
                      file=text, locator=st.just("") | st.integers(0, 9).map(lambda i: f"#/{i}")),
     identification=st.builds(
-        m.Identification, nct_id=nct, nct_id_aliases=st.lists(nct, max_size=2), org_study_id=opt_text,
-        org_study_id_type=st.none() | enum(["NIH", "FDA"]), org_study_id_link=opt_text,
+        m.Identification, nct_id=nct, nct_id_aliases=st.lists(nct, max_size=2), org_study_id=text,
+        org_study_id_type=st.none() | enum(["NIH", "FDA"]), org_study_id_link=st.none(),
         secondary_ids=st.lists(st.builds(m.SecondaryId, id=text, type=opt_text, domain=opt_text, link=opt_text),
                                max_size=2),
         brief_title=opt_text, official_title=opt_text, acronym=opt_text,
-        organization_name=opt_text, organization_class=st.none() | enum(["INDUSTRY", "OTHER", "NIH"]),
+        organization_name=text, organization_class=st.none() | enum(["INDUSTRY", "OTHER", "NIH"]),
     ),
     status=st.builds(
         m.Status,
@@ -57,7 +61,9 @@ trials = st.builds(
     keywords=words,
     design=st.builds(
         m.Design, study_type=st.none() | enum(["INTERVENTIONAL", "OBSERVATIONAL"]),
-        phases=st.lists(enum(["EARLY_PHASE1", "PHASE1", "PHASE2", "PHASE3", "PHASE4", "NA"]), max_size=2, unique=True),
+        # the phase lists ClinicalTrials.gov allows (a single phase, or one of two combinations)
+        phases=enum([[], ["NA"], ["EARLY_PHASE1"], ["PHASE1"], ["PHASE2"], ["PHASE3"], ["PHASE4"],
+                     ["PHASE1", "PHASE2"], ["PHASE2", "PHASE3"]]),
         allocation=st.none() | enum(["RANDOMIZED", "NA"]), intervention_model=st.none() | enum(["PARALLEL"]),
         primary_purpose=st.none() | enum(["TREATMENT", "PREVENTION"]), masking=st.none() | enum(["NONE", "DOUBLE"]),
         who_masked=st.lists(enum(["PARTICIPANT", "INVESTIGATOR"]), max_size=2, unique=True),
@@ -88,6 +94,6 @@ trials = st.builds(
         contacts=st.lists(contact, max_size=1)), max_size=2),
     references=st.lists(st.builds(m.Reference, pmid=st.none() | st.integers(1, 10**8).map(str),
                                   type=st.none() | enum(["BACKGROUND", "RESULT"]), citation=opt_text), max_size=2),
-    see_also_links=st.lists(st.builds(m.SeeAlsoLink, label=opt_text, url=text), max_size=1),
+    see_also_links=st.lists(st.builds(m.SeeAlsoLink, label=opt_text, url=url), max_size=1),
     related_trials=st.lists(st.builds(m.RelatedTrial, nct_id=nct, title=opt_text), max_size=2),
 )

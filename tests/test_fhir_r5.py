@@ -1,0 +1,194 @@
+"""FHIR R5 output end to end: golden Bundles, invariants, CLI commands, hypothesis round trip."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import HealthCheck, given, settings
+from typer.testing import CliRunner
+
+from tests.conftest import GOLDEN, SAMPLES
+from tests.strategies import trials
+from trial2fhir.cli import app
+from trial2fhir.errors import RecordError
+from trial2fhir.model import Trial
+from trial2fhir.roundtrip import roundtrip_fhir_r5
+from trial2fhir.sources import InputFile, read_input
+from trial2fhir.targets import fhir_r5
+from trial2fhir.validation.fhir import locate_schema
+
+try:
+    locate_schema()
+except FileNotFoundError as exc:  # pragma: no cover - depends on the machine
+    pytest.skip(f"HL7 FHIR schema not installed: {exc}", allow_module_level=True)
+
+runner = CliRunner()
+SAMPLE_FILES = sorted(SAMPLES.glob("*.txt"))
+
+
+def sample_trial(path: Path) -> Trial:
+    (trial,) = list(read_input(InputFile(f"samples/{path.name}", data=path.read_bytes())))
+    assert isinstance(trial, Trial)
+    return trial
+
+
+def references(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        return [v for k, v in node.items() if k == "reference" and isinstance(v, str)] + [
+            r for v in node.values() for r in references(v)
+        ]
+    if isinstance(node, list):
+        return [r for v in node for r in references(v)]
+    return []
+
+
+@pytest.mark.parametrize("path", SAMPLE_FILES, ids=[p.stem for p in SAMPLE_FILES])
+def test_golden_bundle(path: Path, update_goldens: bool) -> None:
+    golden = GOLDEN / "fhir-r5" / f"{path.stem}.fhir-r5.json"
+    data = fhir_r5.render(sample_trial(path))
+    if update_goldens:
+        golden.parent.mkdir(parents=True, exist_ok=True)
+        golden.write_bytes(data)
+    assert golden.exists(), f"no golden {golden}; run pytest --update-goldens and read the diff"
+    assert json.loads(data) == json.loads(golden.read_bytes())
+
+
+@pytest.mark.parametrize("path", SAMPLE_FILES, ids=[p.stem for p in SAMPLE_FILES])
+def test_bundle_invariants(path: Path) -> None:
+    trial = sample_trial(path)
+    doc = fhir_r5.bundle(trial)
+    assert doc["type"] == "transaction"
+    urls = [e["fullUrl"] for e in doc["entry"]]
+    assert len(urls) == len(set(urls)), "fullUrls are unique"
+    ids = [f"{e['resource']['resourceType']}/{e['resource']['id']}" for e in doc["entry"]]
+    assert len(ids) == len(set(ids)), "ids are unique"
+    for e in doc["entry"]:
+        assert e["resource"], "no empty resource"
+        request = e["request"]
+        assert request["method"] == "POST"
+        assert request["url"] == e["resource"]["resourceType"]
+        system, value = request["ifNoneExist"].removeprefix("identifier=").split("|", 1)
+        assert {"system": system, "value": value}.items() <= next(
+            i for i in e["resource"]["identifier"] if i.get("system") == system
+        ).items()
+        for ref in references(e["resource"]):
+            if ref.startswith("urn:uuid:"):
+                assert ref in urls, f"{ids[urls.index(e['fullUrl'])]} refers to {ref}, not in the bundle"
+    study = doc["entry"][0]["resource"]
+    assert study["resourceType"] == "ResearchStudy"
+    assert {"system": "https://clinicaltrials.gov", "value": trial.nct_id, "use": "official"} in study["identifier"]
+
+
+def test_output_is_deterministic() -> None:
+    trial = sample_trial(SAMPLE_FILES[0])
+    assert fhir_r5.render(trial) == fhir_r5.render(trial.model_copy(deep=True))
+
+
+@pytest.mark.parametrize("path", SAMPLE_FILES, ids=[p.stem for p in SAMPLE_FILES])
+def test_samples_round_trip(path: Path) -> None:
+    result = roundtrip_fhir_r5(sample_trial(path))
+    assert result.valid, result.errors
+    assert result.roundtrip_ok, [d.to_dict() for d in result.diffs if not d.declared]
+
+
+@pytest.mark.parametrize("path", SAMPLE_FILES, ids=[p.stem for p in SAMPLE_FILES])
+def test_fhir_resources_parse_gives_back_what_was_written(path: Path) -> None:
+    """Why the round trip may reverse the validated JSON instead of a second model dump."""
+    doc = fhir_r5.bundle(sample_trial(path))
+    assert fhir_r5.parse_back(doc) == doc
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(trials)
+def test_any_trial_round_trips_through_fhir_r5(trial: Trial) -> None:
+    result = roundtrip_fhir_r5(trial)
+    assert result.valid, result.errors
+    assert result.roundtrip_ok, [d.to_dict() for d in result.diffs if not d.declared]
+
+
+# --- the commands -----------------------------------------------------------------------------
+
+
+def test_convert_validates_and_writes_bundles(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["convert", str(SAMPLES), "--to", "fhir-r5", "-o", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert len(list(tmp_path.glob("NCT*.fhir-r5.json"))) == len(SAMPLE_FILES)
+
+
+def test_no_validate_says_so(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["convert", str(SAMPLE_FILES[0]), "--to", "fhir-r5", "--no-validate",
+                                 "-o", str(tmp_path)])
+    assert result.exit_code == 0
+    assert "without schema validation" in result.output
+
+
+def test_ndjson_bulk_layout(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["convert", str(SAMPLES), "--to", "fhir-r5", "--format", "ndjson", "-o", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    studies = (tmp_path / "ResearchStudy.ndjson").read_bytes().splitlines()
+    assert len(studies) == len(SAMPLE_FILES)
+    all_ids = set()
+    for f in tmp_path.glob("*.ndjson"):
+        for line in f.read_bytes().splitlines():
+            r = orjson.loads(line)
+            assert f.stem == r["resourceType"]
+            all_ids.add(f"{r['resourceType']}/{r['id']}")
+    for f in tmp_path.glob("*.ndjson"):
+        for line in f.read_bytes().splitlines():
+            for ref in references(orjson.loads(line)):
+                assert ref in all_ids, f"{ref} is not relative to a written resource"
+
+
+def test_validate_command(tmp_path: Path) -> None:
+    good = tmp_path / "good.json"
+    good.write_bytes(fhir_r5.render(sample_trial(SAMPLE_FILES[0])))
+    assert runner.invoke(app, ["validate", str(good)]).exit_code == 0
+    doc = orjson.loads(good.read_bytes())
+    doc["entry"][0]["resource"]["status"] = "bogus"
+    doc["entry"][0]["resource"]["phase"] = "phase-1"
+    bad = tmp_path / "bad.json"
+    bad.write_bytes(orjson.dumps(doc))
+    result = runner.invoke(app, ["validate", str(bad)])
+    assert result.exit_code == 1
+    study = doc["entry"][0]["resource"]["id"]
+    assert f"{bad}: ResearchStudy/{study}: $.status:" in result.output
+    assert f"ResearchStudy/{study}: $.phase" in result.output
+
+
+def test_roundtrip_command_report(tmp_path: Path) -> None:
+    report = tmp_path / "r.json"
+    result = runner.invoke(app, ["roundtrip", str(SAMPLES), "--to", "fhir-r5", "--report", str(report)])
+    assert result.exit_code == 0, result.output
+    assert result.output.count("ok NCT") == len(SAMPLE_FILES)
+    doc = json.loads(report.read_text())
+    rec = doc["records"][0]
+    assert set(rec) >= {"source", "nct_id", "targets"}
+    t = rec["targets"]["fhir-r5"]
+    assert set(t) == {"file", "valid", "errors", "roundtrip"}
+    assert set(t["roundtrip"]) == {"ok", "diffs", "declared_losses"}
+
+
+def test_roundtrip_reports_an_undeclared_loss(monkeypatch: pytest.MonkeyPatch) -> None:
+    trial = sample_trial(SAMPLE_FILES[0])
+    doc = fhir_r5.bundle(trial)
+    doc["entry"][0]["resource"].pop("title")  # as if the mapping had dropped the brief title
+    result = roundtrip_fhir_r5(trial, orjson.dumps(doc))
+    assert not result.roundtrip_ok
+    assert [d.path for d in result.diffs if not d.declared] == ["identification.brief_title"]
+
+
+def test_invalid_record_does_not_stop_roundtrip(tmp_path: Path) -> None:
+    bad = tmp_path / "x.json"
+    bad.write_bytes(b"{")
+    result = runner.invoke(app, ["roundtrip", str(bad), str(SAMPLE_FILES[0])])
+    assert result.exit_code == 1
+    assert "invalid JSON" in result.output
+    assert "ok NCT" in result.output
+
+
+def test_read_errors_are_not_trials() -> None:
+    assert all(isinstance(r, RecordError) for r in read_input(InputFile("x.json", data=b"[1]")))
