@@ -133,6 +133,9 @@ def matches(node: Any, value: Any) -> bool:
 
 def assign(nodes: list[Any], items: list[Any]) -> list[tuple[Any, list[Any]]]:
     """Give each output array item back to the rule that made it (most specific rule first)."""
+    if len(nodes) == 1:  # one rule made the whole array: nothing to tell apart
+        node = nodes[0]
+        return [(node, items if _is_each(node) else items[:1])] if items else []
     order = sorted(range(len(nodes)), key=lambda i: -constants(nodes[i]))
     groups: dict[int, list[Any]] = {}
     for item in items:
