@@ -164,6 +164,7 @@ def test_roundtrip_command_report(tmp_path: Path) -> None:
     result = runner.invoke(app, ["roundtrip", str(SAMPLES), "--to", "fhir-r5", "--report", str(report)])
     assert result.exit_code == 0, result.output
     assert result.output.count("ok NCT") == len(SAMPLE_FILES)
+    assert "declared loss (fhir-r5): identification.org_study_id_link: Identifier has no link element" in result.output
     doc = json.loads(report.read_text())
     rec = doc["records"][0]
     assert set(rec) >= {"source", "nct_id", "targets"}

@@ -12,7 +12,7 @@ import typer
 from trial2fhir import __version__, roundtrip
 from trial2fhir.convert import ConvertReport, ProgressHook, convert
 from trial2fhir.readers import READERS
-from trial2fhir.roundtrip import ROUNDTRIPS
+from trial2fhir.roundtrip import ROUNDTRIP_LOSSES, ROUNDTRIPS
 from trial2fhir.sources import DEFAULT_MAX_FILE_MB
 from trial2fhir.targets import TARGETS
 from trial2fhir.validate import validate_file
@@ -180,6 +180,9 @@ def roundtrip_cmd(
     if report is not None:
         report.parent.mkdir(parents=True, exist_ok=True)
         report.write_bytes(orjson.dumps({"records": [r.to_dict() for r in records]}, option=orjson.OPT_INDENT_2))
+    for name in to:
+        for loss in ROUNDTRIP_LOSSES[name]():
+            err(f"declared loss ({name}): {loss.path}: {loss.why}", err=True)
     bad = [r for r in records if not r.ok]
     err(f"{len(records) - len(bad)} of {len(records)} trial(s) round-tripped", err=True)
     raise typer.Exit(1 if bad else 0)

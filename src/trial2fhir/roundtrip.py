@@ -156,6 +156,7 @@ class RoundtripRecord:
 
 
 ROUNDTRIPS = {"fhir-r5": roundtrip_fhir_r5}
+ROUNDTRIP_LOSSES = {"fhir-r5": lambda: fhir_r5.mapping_set().losses}
 
 
 def run(inputs: list[str], targets: list[str], outdir: Path | None = None) -> list[RoundtripRecord]:
