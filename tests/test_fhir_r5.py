@@ -193,3 +193,30 @@ def test_invalid_record_does_not_stop_roundtrip(tmp_path: Path) -> None:
 
 def test_read_errors_are_not_trials() -> None:
     assert all(isinstance(r, RecordError) for r in read_input(InputFile("x.json", data=b"[1]")))
+
+
+def test_parallel_convert_matches_serial(tmp_path: Path) -> None:
+    """--jobs 2 on a batch big enough to start the pool: same files, same report, same order."""
+    from tests.conftest import shared_files
+    from trial2fhir.convert import BATCH, convert
+
+    studies = [orjson.loads(p.read_bytes()) for p in shared_files("*.json")]
+    if not studies:
+        pytest.skip("../shared/ctgov-dev is absent")
+    lines = []
+    for i in range(BATCH + 40):
+        study = json.loads(json.dumps(studies[i % len(studies)]))
+        study["protocolSection"]["identificationModule"]["nctId"] = f"NCT9{i:07d}"
+        lines.append(orjson.dumps(study))
+    lines.insert(7, b'{"not": "a study"}')
+    src = tmp_path / "bulk.ndjson"
+    src.write_bytes(b"\n".join(lines) + b"\n")
+    reports = {}
+    for jobs in (1, 2):
+        out = tmp_path / f"j{jobs}"
+        reports[jobs] = convert([str(src)], out, targets=("trial-json", "fhir-r5"), jobs=jobs).to_dict()
+    strip = lambda d: json.loads(json.dumps(d).replace("/j2/", "/j1/"))  # noqa: E731
+    assert strip(reports[2]) == reports[1]
+    assert reports[1]["summary"]["failed"] == 1
+    for f in (tmp_path / "j1").iterdir():
+        assert f.read_bytes() == (tmp_path / "j2" / f.name).read_bytes()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -109,6 +110,9 @@ def convert_cmd(
     fmt: Annotated[
         str, typer.Option("--format", help="files: one file per trial and target; ndjson: FHIR Bulk Data layout.")
     ] = "files",
+    jobs: Annotated[
+        int, typer.Option("--jobs", "-j", help="Worker processes for large batches (0: one per core).")
+    ] = 0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar, no summary.")] = False,
 ) -> None:
     """Convert trials into one file per trial and target: OUTDIR/<NCT_ID>.<target>.<ext>.
@@ -126,7 +130,8 @@ def convert_cmd(
     try:
         result = convert(
             inputs, output, targets=to, input_format=None if from_ == "auto" else from_,
-            max_file_mb=max_file_mb, validate=validate, ndjson=fmt == "ndjson", progress=bar.hook(),
+            max_file_mb=max_file_mb, validate=validate, ndjson=fmt == "ndjson",
+            jobs=jobs or os.cpu_count() or 1, progress=bar.hook(),
         )
     finally:
         bar.close()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -80,6 +81,36 @@ def source_label(trial: Trial) -> str:
     return f"{s.file}#{s.locator.lstrip('#')}" if s.locator else s.file
 
 
+BATCH = 256  # records rendered per round of the worker pool: bounded memory on a whole registry
+
+
+@dataclass
+class Rendered:
+    """One target's output for one trial (made in a worker), or the problems that stopped it."""
+
+    target: str
+    data: bytes | None
+    problems: list[str] = field(default_factory=list)
+
+
+def render(trial: Trial, targets: Sequence[str], validate: bool) -> list[Rendered]:
+    """Render (and validate) every target of one trial; pure, so it runs in any process."""
+    out = []
+    for name in targets:
+        t = TARGETS[name]
+        try:
+            data = t.render(trial)
+            issues = t.validate(data) if validate and t.validate is not None else []
+            out.append(Rendered(name, data, [f"{name} invalid: {i}" for i in issues]))
+        except Exception as exc:  # a target bug must cost one record, not the batch
+            out.append(Rendered(name, None, [f"{name}: {type(exc).__name__}: {exc}"]))
+    return out
+
+
+def _render_job(job: tuple[Trial, Sequence[str], bool]) -> list[Rendered]:
+    return render(*job)
+
+
 def convert(
     inputs: Sequence[str],
     outdir: Path,
@@ -89,10 +120,15 @@ def convert(
     max_file_mb: int = DEFAULT_MAX_FILE_MB,
     validate: bool = True,
     ndjson: bool = False,
+    jobs: int = 1,
     progress: ProgressHook | None = None,
 ) -> ConvertReport:
     """Convert every record of ``inputs``; with ``ndjson`` a target that supports it is written as
-    one ``<ResourceType>.ndjson`` file per type (FHIR Bulk Data layout) instead of one file per trial."""
+    one ``<ResourceType>.ndjson`` file per type (FHIR Bulk Data layout) instead of one file per trial.
+
+    With ``jobs`` > 1, rendering and validation run in that many processes once a batch is large
+    enough to pay for them; records are still reported and written in input order.
+    """
     unknown = [t for t in targets if t not in TARGETS]
     if unknown:
         raise ValueError(f"unknown target(s) {', '.join(unknown)}; choose from {', '.join(TARGETS)}")
@@ -103,18 +139,39 @@ def convert(
     for err in found.missing:
         report.records.append(RecordReport(err.problem.file, None, False, errors=[err.problem]))
     written: dict[str, str] = {}  # NCT ID -> source that wrote it, to refuse silent overwrites
-    for done, item in enumerate(found.files, 1):
-        for result in read_input(item, input_format, max_file_mb):
-            if isinstance(result, RecordError):
-                p = result.problem
+    pending: list[Trial | RecordError] = []
+    pool: ProcessPoolExecutor | None = None
+
+    def flush() -> None:
+        nonlocal pool
+        trials = [r for r in pending if isinstance(r, Trial)]
+        if pool is None and jobs > 1 and len(trials) >= BATCH:
+            pool = ProcessPoolExecutor(jobs)
+        jobs_ = [(t, targets, validate) for t in trials]
+        outputs = iter(pool.map(_render_job, jobs_, chunksize=8) if pool else map(_render_job, jobs_))
+        for r in pending:
+            if isinstance(r, RecordError):
+                p = r.problem
                 label = f"{p.file}#{p.place.lstrip('#')}" if p.place.startswith("#/") else p.file
                 report.records.append(RecordReport(label, None, False, errors=[p]))
-                continue
-            report.records.append(_emit(result, outdir, targets, written, validate, sink))
-        if progress is not None:
-            progress(done, len(found.files), item.name)
-    if sink is not None:
-        sink.close()
+            else:
+                report.records.append(_store(r, next(outputs), outdir, written, sink))
+        pending.clear()
+
+    try:
+        for done, item in enumerate(found.files, 1):
+            for result in read_input(item, input_format, max_file_mb):
+                pending.append(result)
+                if len(pending) >= BATCH:
+                    flush()
+            if progress is not None:
+                progress(done, len(found.files), item.name)
+        flush()
+    finally:
+        if pool is not None:
+            pool.shutdown()
+        if sink is not None:
+            sink.close()
     return report
 
 
@@ -137,43 +194,36 @@ class _NdjsonSink:
             fh.close()
 
 
-def _emit(
-    trial: Trial, outdir: Path, targets: Sequence[str], written: dict[str, str], validate: bool,
-    sink: _NdjsonSink | None,
+def _store(
+    trial: Trial, rendered: list[Rendered], outdir: Path, written: dict[str, str], sink: _NdjsonSink | None
 ) -> RecordReport:
+    """Write one trial's outputs (refusing bad or repeated NCT IDs) and report the record."""
     label = source_label(trial)
     rec = RecordReport(label, trial.nct_id, True, format=trial.source.format)
+    here = (trial.source.file, trial.source.locator)
     if not is_nct_id(trial.nct_id):  # the model already enforces this; never trust a path to it
         rec.ok = False
-        rec.errors.append(Problem(trial.source.file, trial.source.locator, f"bad NCT ID {trial.nct_id!r}"))
+        rec.errors.append(Problem(*here, f"bad NCT ID {trial.nct_id!r}"))
         return rec
     if trial.nct_id in written:
         rec.ok = False
-        rec.errors.append(Problem(trial.source.file, trial.source.locator,
-                                  f"{trial.nct_id} was already converted from {written[trial.nct_id]}; "
-                                  "not overwritten"))
+        rec.errors.append(Problem(*here, f"{trial.nct_id} was already converted from {written[trial.nct_id]}; "
+                                         "not overwritten"))
         return rec
     written[trial.nct_id] = label
-    for name in targets:
-        t = TARGETS[name]
+    for out in rendered:
+        t = TARGETS[out.target]
+        if out.problems:
+            rec.ok = False
+            rec.errors.extend(Problem(*here, message) for message in out.problems)
+        if out.data is None:
+            continue
         try:
-            data = t.render(trial)
-            if validate and t.validate is not None:
-                for issue in t.validate(data):
-                    rec.ok = False
-                    rec.errors.append(Problem(trial.source.file, trial.source.locator, f"{name} invalid: {issue}"))
             if sink is not None and t.ndjson is not None:
-                rec.outputs[name] = ", ".join(sink.add(t.ndjson(data)))
-                continue
-            path = _write(outdir, f"{trial.nct_id}.{t.suffix}", data)
+                rec.outputs[t.name] = ", ".join(sink.add(t.ndjson(out.data)))
+            else:
+                rec.outputs[t.name] = str(_write(outdir, f"{trial.nct_id}.{t.suffix}", out.data))
         except RecordError as exc:
             rec.ok = False
             rec.errors.append(exc.problem)
-            continue
-        except Exception as exc:  # a target bug must cost one record, not the batch
-            rec.ok = False
-            rec.errors.append(Problem(trial.source.file, trial.source.locator,
-                                      f"{name}: {type(exc).__name__}: {exc}"))
-            continue
-        rec.outputs[name] = str(path)
     return rec
