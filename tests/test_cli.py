@@ -54,6 +54,17 @@ def test_samples_convert_to_trial_json(tmp_path: Path) -> None:
     assert "converted 5 of 5 record(s)" in out
 
 
+def test_unplaced_page_lines_are_a_warning_not_a_silent_loss(tmp_path: Path) -> None:
+    code, out, report = convert(tmp_path, next(SAMPLES.glob("003_*")))
+    assert code == 0
+    assert "warning: samples/003_a56d0ce5535905ef.txt: 4 line(s) of the page fit no field" in out.replace(
+        str(SAMPLES), "samples")
+    (rec,) = report["records"]
+    assert "Good fit:" in rec["warnings"][0]["message"]
+    written = json.loads((tmp_path / "out" / f"{rec['nct_id']}.trial.json").read_text())
+    assert written["source"]["unplaced"][0].startswith("Good fit:")
+
+
 def test_output_is_byte_identical_across_runs(tmp_path: Path) -> None:
     convert(tmp_path / "a", SAMPLES)
     convert(tmp_path / "b", SAMPLES)

@@ -80,6 +80,9 @@ class _Bar:
 
 
 def _print_report(report: ConvertReport, outdir: Path, quiet: bool) -> None:
+    for rec in report.records:
+        for warning in rec.warnings:
+            err(f"warning: {warning}", err=True)
     for rec in report.failed:
         for problem in rec.errors:
             err(f"error: {problem}", err=True)

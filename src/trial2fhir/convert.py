@@ -29,6 +29,7 @@ class RecordReport:
     format: str | None = None
     errors: list[Problem] = field(default_factory=list)
     outputs: dict[str, str] = field(default_factory=dict)
+    warnings: list[Problem] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -37,6 +38,7 @@ class RecordReport:
             "ok": self.ok,
             "format": self.format,
             "errors": [e.to_dict() for e in self.errors],
+            "warnings": [w.to_dict() for w in self.warnings],
             "outputs": self.outputs,
         }
 
@@ -201,6 +203,9 @@ def _store(
     label = source_label(trial)
     rec = RecordReport(label, trial.nct_id, True, format=trial.source.format)
     here = (trial.source.file, trial.source.locator)
+    if trial.source.unplaced:
+        rec.warnings.append(Problem(*here, f"{len(trial.source.unplaced)} line(s) of the page fit no field; kept in "
+                                           f"source.unplaced of the trial-json: {'; '.join(trial.source.unplaced)}"))
     if not is_nct_id(trial.nct_id):  # the model already enforces this; never trust a path to it
         rec.ok = False
         rec.errors.append(Problem(*here, f"bad NCT ID {trial.nct_id!r}"))

@@ -43,6 +43,11 @@ class Source(_Model):
         description="Place of the record inside the file: JSON pointer, NDJSON line, "
         "ZIP member, or empty when the file holds one record.",
     )
+    unplaced: list[str] = Field(
+        default_factory=list,
+        description="Content of a saved page that no reader rule could place in a field: kept here "
+        "(and reported as a warning) so that nothing is lost silently.",
+    )
 
 
 class PartialDate(_Model):

@@ -264,7 +264,15 @@ def test_not_utf8_is_a_record_error() -> None:
 
 def test_source() -> None:
     trial = _read_one((SAMPLES / "002_351053130900a3cb.txt").read_bytes(), "samples/002.txt")
-    assert trial.source.model_dump() == {"format": "page-compact", "file": "samples/002.txt", "locator": ""}
+    assert trial.source.model_dump() == {"format": "page-compact", "file": "samples/002.txt", "locator": "",
+                                         "unplaced": []}
+
+
+def test_unplaced_lines_are_kept_on_the_record() -> None:
+    page = (SAMPLES / "002_351053130900a3cb.txt").read_bytes() + b"\nA stray line no rule knows"
+    trial = _read_one(page, "samples/002.txt")
+    last = len(page.splitlines())
+    assert trial.source.unplaced == [f"line {last}: A stray line no rule knows"]
 
 
 

@@ -15,13 +15,12 @@ into the value they name, and one small function per section turns its lines int
 
 Nothing is dropped silently: every line a section function cannot place is returned by
 :func:`parse` as an *unplaced* line. :func:`read` still yields the Trial (output is preferred to
-none) and logs a warning naming the unplaced lines; the tests assert there are none for the
+none) and keeps the unplaced lines in ``source.unplaced``; the tests assert there are none for the
 sample pages.
 """
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -56,8 +55,6 @@ from trial2fhir.model import (
 )
 from trial2fhir.readers.base import ReadResult, decode_text
 from trial2fhir.readers.criteria import clean_item, is_item_start
-
-log = logging.getLogger(__name__)
 
 # --- Vocabulary: ClinicalTrials.gov Data API v2 enums (ctg-oas-v2.yaml 2.0.5) ---------------------
 
@@ -1015,13 +1012,11 @@ def sniff(head: bytes) -> bool:
 
 
 def read(data: bytes, file: str) -> Iterator[ReadResult]:
-    """Yield the page's Trial (even when some lines could not be placed; they are logged) or one
-    RecordError."""
+    """Yield the page's Trial (lines it could not place go to ``source.unplaced``) or one RecordError."""
     try:
         trial, unplaced = parse(decode_text(data, file), file)
     except RecordError as exc:
         yield exc
         return
-    if unplaced:
-        log.warning("%s: %d line(s) not placed in the Trial: %s", file, len(unplaced), "; ".join(unplaced))
+    trial.source.unplaced = unplaced
     yield trial

@@ -329,8 +329,9 @@ Parse = Callable[[str, str], tuple[Trial, list[str]]]
 def read_page(data: bytes, file: str, parse: Parse) -> Iterator[ReadResult]:
     """The reader contract for a one-record page: one Trial or one RecordError, never a raise."""
     try:
-        trial, _unplaced = parse(decode_text(data, file), file)
+        trial, unplaced = parse(decode_text(data, file), file)
     except RecordError as exc:
         yield exc
         return
+    trial.source.unplaced = unplaced  # kept with the record and reported: never dropped silently
     yield trial
