@@ -95,5 +95,7 @@ trials = st.builds(
     references=st.lists(st.builds(m.Reference, pmid=st.none() | st.integers(1, 10**8).map(str),
                                   type=st.none() | enum(["BACKGROUND", "RESULT"]), citation=opt_text), max_size=2),
     see_also_links=st.lists(st.builds(m.SeeAlsoLink, label=opt_text, url=url), max_size=1),
-    related_trials=st.lists(st.builds(m.RelatedTrial, nct_id=nct, title=opt_text), max_size=2),
+    related_trials=st.lists(st.builds(m.RelatedTrial, nct_id=nct, title=opt_text,
+                                      status=st.none() | enum(["RECRUITING", "COMPLETED"]),
+                                      phases=enum([[], ["PHASE1"], ["PHASE1", "PHASE2"]])), max_size=2),
 )

@@ -244,6 +244,8 @@ class RelatedTrial(_Model):
 
     nct_id: Annotated[str, Field(pattern=NCT_ID_PATTERN)]
     title: str | None = None
+    status: str | None = Field(default=None, description="Its overall status, as the page shows it.")
+    phases: list[str] = Field(default_factory=list, description="Its phases, as the page shows them.")
 
 
 class Trial(_Model):

@@ -104,30 +104,52 @@ def _inner(node: Any) -> Any:
 
 
 def constants(node: Any) -> int:
-    """How many constants pin this node down: more constants, more specific."""
-    return int(_memo("const", node, _constants)) if isinstance(node, (dict, list)) else 0
+    """How many constants pin this node down (conditional ones too): more constants, more specific."""
+    return int(_memo("const", node, lambda n: _count(n, conditional=True))) if isinstance(node, (dict, list)) else 0
 
 
-def _constants(node: Any) -> int:
+def required(node: Any) -> bool:
+    """Whether the node has a constant its output always carries (one without ``when``)."""
+    return bool(_memo("req", node, lambda n: _count(n, conditional=False))) if isinstance(node, (dict, list)) else False
+
+
+def _count(node: Any, conditional: bool) -> int:
     node = _inner(node)
     if is_directive(node):
-        return 1 if "const" in node and "when" not in node else 0
+        return 1 if "const" in node and (conditional or "when" not in node) else 0
     children = node if isinstance(node, list) else node.values() if isinstance(node, dict) else []
-    return sum(constants(c) for c in children)
+    return sum(_count(c, conditional) for c in children)
 
 
 def matches(node: Any, value: Any) -> bool:
-    """True when every unconditional constant in the node agrees with the value."""
+    """True when the value agrees with every constant of the node it carries.
+
+    A constant without ``when`` must be there; one with ``when`` must agree where it is there.
+    In an array, every item must be explained by one of the node's rules.
+    """
     node = _inner(node)
     if is_directive(node):
-        return "const" not in node or "when" in node or value == node["const"]
+        if "const" not in node:
+            return True
+        return value == node["const"] or ("when" in node and value is None)
     if isinstance(node, list):
         items = value if isinstance(value, list) else []
-        return all(any(matches(c, v) for v in items) for c in node if constants(c))
+        if not all(any(matches(c, v) for v in items) for c in node if required(c)):
+            return False
+        return all(any(matches(c, v) for c in node) for v in items)
     if isinstance(node, dict):
         if not isinstance(value, dict):
             return False
-        return all(key in value and matches(c, value[key]) for key, c in node.items() if constants(c))
+        for key, child in node.items():
+            if not constants(child):
+                continue
+            if key not in value:
+                if required(child):
+                    return False
+                continue
+            if not matches(child, value[key]):
+                return False
+        return True
     return True
 
 

@@ -395,6 +395,7 @@ def _related(ctx: Ctx, lines: list[Line]) -> Unplaced:
     """``title`` then ``NCT... [STATUS] [PHASE]`` (status and phase possibly on their own lines)."""
     unplaced: Unplaced = []
     title: list[Line] = []
+    current: RelatedTrial | None = None
     for line in _solid(lines):
         m = _NCT.match(line.text)
         if m:
@@ -402,15 +403,28 @@ def _related(ctx: Ctx, lines: list[Line]) -> Unplaced:
             if not all(w in STATUS or _phases(w) for w in rest):
                 unplaced.append(line)
                 continue
-            if all(r.nct_id != m.group(1) for r in ctx.related):
+            current = next((r for r in ctx.related if r.nct_id == m.group(1)), None)
+            if current is None:
                 name = " ".join(t.text for t in title) or None
-                ctx.related.append(RelatedTrial(nct_id=m.group(1), title=name))
+                current = RelatedTrial(nct_id=m.group(1), title=name)
+                ctx.related.append(current)
+            for word in rest:
+                _related_fact(current, word)
             title = []
-        elif not title and ctx.related and (line.text in STATUS or _phases(line.text)):
-            continue  # status / phase of the trial above
+        elif not title and current is not None and (line.text in STATUS or _phases(line.text)):
+            _related_fact(current, line.text)  # status / phase of the trial above
         else:
             title.append(line)
     return unplaced + title
+
+
+def _related_fact(trial: RelatedTrial, word: str) -> None:
+    """A status or phase word of a related trial; the first one seen for the trial wins."""
+    phases = _phases(word)
+    if phases and not trial.phases:
+        trial.phases = phases
+    elif word in STATUS and trial.status is None:
+        trial.status = word
 
 
 def _intervention_blocks(lines: list[Line], groups: list[Line]) -> list[list[Line]]:
