@@ -11,6 +11,7 @@ import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from trial2fhir.mapping import paths
@@ -55,7 +56,9 @@ def truthy(value: Any) -> bool:
     return value not in (None, "", [], {})
 
 
+@lru_cache(maxsize=65536)
 def ref_url(text: str) -> str:
+    # Cached: each id is turned into its fullUrl several times per trial (refs, entries, reverse).
     return f"urn:uuid:{uuid.uuid5(NAMESPACE, text)}"
 
 

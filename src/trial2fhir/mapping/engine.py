@@ -14,9 +14,34 @@ from trial2fhir.mapping import paths
 from trial2fhir.mapping.directives import DIRECTIVES, Context, Many, is_directive, truthy, value_key
 from trial2fhir.mapping.paths import Scope
 
+_LIST, _DIRECTIVE, _OBJECT = 0, 1, 2
+_SHAPES: dict[int, tuple[Any, ...]] = {}
+
+
+def _shape(node: Any) -> tuple[Any, ...]:
+    """What a node is, worked out once per node: (node, kind, ...) - the walk runs per trial."""
+    shape = _SHAPES.get(id(node))
+    if shape is not None and shape[0] is node:
+        return shape
+    if isinstance(node, list):
+        shape = (node, _LIST)
+    elif is_directive(node):
+        shape = (node, _DIRECTIVE, DIRECTIVES[value_key(node)], node.get("when"))
+    else:
+        items = [(key, child, has_data(child)) for key, child in node.items()]
+        # A Coding-like object (constants beside data) whose data all come out empty is dropped:
+        # a system without a code says nothing. Objects of constants only are kept.
+        direct_const = any(is_directive(c) and value_key(c) == "const" for c in node.values())
+        droppable = direct_const and any(data for _, _, data in items)
+        shape = (node, _OBJECT, items, droppable)
+    _SHAPES[id(node)] = shape
+    return shape
+
 
 def emit(node: Any, scope: Scope, ctx: Context) -> Any:
-    if isinstance(node, list):
+    shape = _shape(node)
+    kind = shape[1]
+    if kind == _LIST:
         out: list[Any] = []
         for child in node:
             value = emit(child, scope, ctx)
@@ -25,24 +50,21 @@ def emit(node: Any, scope: Scope, ctx: Context) -> Any:
             elif value is not None:
                 out.append(value)
         return out or None
-    if is_directive(node):
-        if "when" in node and not truthy(paths.get(scope, node["when"])):
+    if kind == _DIRECTIVE:
+        d, when = shape[2], shape[3]
+        if when is not None and not truthy(paths.get(scope, when)):
             return None
-        d = DIRECTIVES[value_key(node)]
         return d.forward(node, scope, ctx, emit) if d.nested else d.forward(node, scope, ctx)
     obj: dict[str, Any] = {}
     data_found = False
-    for key, child in node.items():
+    for key, child, child_data in shape[2]:
         value = emit(child, scope, ctx)
         if isinstance(value, Many):
             value = list(value)
         if truthy(value):
             obj[key] = value
-            data_found = data_found or has_data(child)
-    # A Coding-like object (constants beside data) whose data all came out empty is dropped: a
-    # system without a code says nothing. Objects of constants only, or of nested parts, are kept.
-    direct_const = any(is_directive(c) and value_key(c) == "const" for c in node.values())
-    if direct_const and not data_found and any(has_data(c) for c in node.values()):
+            data_found = data_found or child_data
+    if shape[3] and not data_found:
         return None
     return obj or None
 
@@ -77,10 +99,11 @@ def absorb(node: Any, value: Any, scope: Scope, ctx: Context) -> None:
         for child, items in assign(node, value if isinstance(value, list) else [value]):
             absorb(child, items if _is_each(child) else items[0], scope, ctx)
         return
-    if is_directive(node):
+    shape = _shape(node)
+    if shape[1] == _DIRECTIVE:
         if node.get("invert") is False:
             return
-        d = DIRECTIVES[value_key(node)]
+        d = shape[2]
         if d.nested:
             d.reverse(node, value, scope, ctx, absorb)
         else:
@@ -134,15 +157,14 @@ def matches(node: Any, value: Any) -> bool:
         return value == node["const"] or ("when" in node and value is None)
     if isinstance(node, list):
         items = value if isinstance(value, list) else []
-        if not all(any(matches(c, v) for v in items) for c in node if required(c)):
+        pinned, free = _memo("split", node, _split_list)
+        if not all(any(matches(c, v) for v in items) for c in pinned if required(c)):
             return False
-        return all(any(matches(c, v) for c in node) for v in items)
+        return free or all(any(matches(c, v) for c in pinned) for v in items)
     if isinstance(node, dict):
         if not isinstance(value, dict):
             return False
-        for key, child in node.items():
-            if not constants(child):
-                continue
+        for key, child in _memo("pinned", node, _pinned_items):
             if key not in value:
                 if required(child):
                     return False
@@ -151,6 +173,15 @@ def matches(node: Any, value: Any) -> bool:
                 return False
         return True
     return True
+
+
+def _split_list(node: list[Any]) -> tuple[list[Any], bool]:
+    """The rules with constants, and whether some rule has none (it explains any item)."""
+    return [c for c in node if constants(c)], any(not constants(c) for c in node)
+
+
+def _pinned_items(node: dict[str, Any]) -> list[tuple[str, Any]]:
+    return [(k, c) for k, c in node.items() if constants(c)]
 
 
 def assign(nodes: list[Any], items: list[Any]) -> list[tuple[Any, list[Any]]]:
