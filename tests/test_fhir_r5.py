@@ -220,3 +220,17 @@ def test_parallel_convert_matches_serial(tmp_path: Path) -> None:
     assert reports[1]["summary"]["failed"] == 1
     for f in (tmp_path / "j1").iterdir():
         assert f.read_bytes() == (tmp_path / "j2" / f.name).read_bytes()
+
+
+@pytest.mark.parametrize("command", ["convert", "roundtrip", "validate"])
+def test_missing_schema_stops_once_and_says_what_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
+    monkeypatch.setenv("TRIAL2FHIR_FHIR_SCHEMA", str(tmp_path / "nowhere.json"))
+    args = {"convert": ["convert", str(SAMPLES), "--to", "fhir-r5", "-o", str(tmp_path / "o")],
+            "roundtrip": ["roundtrip", str(SAMPLES)],
+            "validate": ["validate", str(next(GOLDEN.glob("fhir-r5/*.json")))]}[command]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    assert result.output.count("error:") == 1
+    assert "nowhere.json does not name a file" in result.output

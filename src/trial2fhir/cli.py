@@ -19,7 +19,7 @@ from trial2fhir.targets import TARGETS
 from trial2fhir.validate import validate_file
 
 app = typer.Typer(
-    help="Turn clinical-trial registry records into validated HL7 FHIR and CDISC XML.",
+    help="Turn clinical-trial registry records into validated HL7 FHIR R5 (CDISC XML targets to come).",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -136,6 +136,9 @@ def convert_cmd(
             max_file_mb=max_file_mb, validate=validate, ndjson=fmt == "ndjson",
             jobs=jobs or os.cpu_count() or 1, progress=bar.hook(),
         )
+    except FileNotFoundError as exc:  # a published schema is not installed: say what to run
+        err(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
     finally:
         bar.close()
     if report is not None:
@@ -153,7 +156,11 @@ def validate_cmd(
 
     Prints one line per problem (file, resource, path, message); exit 1 on any problem.
     """
-    problems = [p for f in files for p in validate_file(f)]
+    try:
+        problems = [p for f in files for p in validate_file(f)]
+    except FileNotFoundError as exc:  # the published schema is not installed: say what to run
+        err(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
     for line in problems:
         err(line, err=True)
     err(f"{len(files)} file(s) checked, {len(problems)} problem(s)", err=True)
@@ -169,7 +176,11 @@ def roundtrip_cmd(
 ) -> None:
     """Convert, validate, read back and compare each trial; exit 1 on an invalid output or undeclared loss."""
     _check_choice(to, dict(ROUNDTRIPS), "round-trip target")
-    records = roundtrip.run(inputs, to, output)
+    try:
+        records = roundtrip.run(inputs, to, output)
+    except FileNotFoundError as exc:  # the published schema is not installed: say what to run
+        err(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
     for rec in records:
         for e in rec.errors:
             err(f"error: {e}", err=True)

@@ -134,6 +134,10 @@ def convert(
     unknown = [t for t in targets if t not in TARGETS]
     if unknown:
         raise ValueError(f"unknown target(s) {', '.join(unknown)}; choose from {', '.join(TARGETS)}")
+    for name in targets:  # a missing schema stops the run once, before any record
+        ready = TARGETS[name].ready
+        if validate and ready is not None:
+            ready()
     outdir.mkdir(parents=True, exist_ok=True)
     sink = _NdjsonSink(outdir) if ndjson else None
     found = expand(inputs)

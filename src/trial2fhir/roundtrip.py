@@ -161,6 +161,10 @@ ROUNDTRIP_LOSSES = {"fhir-r5": lambda: fhir_r5.mapping_set().losses}
 
 def run(inputs: list[str], targets: list[str], outdir: Path | None = None) -> list[RoundtripRecord]:
     """Round-trip every record of ``inputs`` through each target; written files go to ``outdir``."""
+    for name in targets:  # a missing published schema stops the run once, up front
+        ready = TARGETS[name].ready
+        if ready is not None:
+            ready()
     records: list[RoundtripRecord] = []
     for item in expand(inputs).files:
         for result in read_input(item):

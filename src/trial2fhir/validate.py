@@ -6,11 +6,12 @@ from pathlib import Path
 
 import orjson
 
-from trial2fhir.validation.fhir import validate_bundle, validate_resource
+from trial2fhir.validation.fhir import locate_schema, validate_bundle, validate_resource
 
 
 def validate_file(path: Path) -> list[str]:
     """Every problem in one file, as ``file: resource: path: message`` lines; [] when valid."""
+    locate_schema("R5")  # FileNotFoundError naming the install command, before any file is judged
     name = str(path)
     try:
         data = path.read_bytes()

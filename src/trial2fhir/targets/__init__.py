@@ -22,6 +22,8 @@ class Target:
     """Problems of a written file against the target's published schema (one line each)."""
     ndjson: Callable[[bytes], dict[str, list[bytes]]] | None = None
     """The file split into NDJSON lines per resource type, for ``--format ndjson``."""
+    ready: Callable[[], object] | None = None
+    """Raises FileNotFoundError, saying what to install, when the published schema is missing."""
 
 
 TARGETS: dict[str, Target] = {
@@ -29,7 +31,7 @@ TARGETS: dict[str, Target] = {
     for t in (
         Target("trial-json", "trial.json", "the canonical Trial model as JSON", trial_json.render),
         Target("fhir-r5", "fhir-r5.json", "FHIR R5 transaction Bundle (ResearchStudy, PlanDefinition, ...)",
-               fhir_r5.render, fhir_r5.validate, fhir_r5.ndjson_lines),
+               fhir_r5.render, fhir_r5.validate, fhir_r5.ndjson_lines, fhir_r5.ready),
     )
 }
 

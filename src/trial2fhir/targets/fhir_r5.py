@@ -73,6 +73,12 @@ def to_trial_data(doc: dict[str, Any]) -> dict[str, Any]:
     return reverse(mapping_set(), resources)
 
 
+def ready() -> object:
+    from trial2fhir.validation.fhir import locate_schema
+
+    return locate_schema("R5")
+
+
 def validate(data: bytes) -> list[str]:
     from trial2fhir.validation.fhir import validate_bundle
 
