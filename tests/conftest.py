@@ -33,6 +33,16 @@ def shared_dir() -> Path:
     return SHARED
 
 
+def assert_golden(relative: str, got: bytes, update: bool) -> None:
+    """Compare output with ``tests/golden/<relative>``; rewrite it only under ``--update-goldens``."""
+    golden = GOLDEN / relative
+    if update:
+        golden.parent.mkdir(parents=True, exist_ok=True)
+        golden.write_bytes(got)
+    assert golden.is_file(), f"{golden} missing: run pytest --update-goldens and read the diff"
+    assert got.decode() == golden.read_text(encoding="utf-8")
+
+
 def shared_files(pattern: str) -> list[Path]:
     """Files of ../shared/ctgov-dev for parametrising; empty (tests skip) where it is absent."""
     d = SHARED / "ctgov-dev"

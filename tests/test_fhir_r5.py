@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from typer.testing import CliRunner
 
-from tests.conftest import GOLDEN, SAMPLES
+from tests.conftest import GOLDEN, SAMPLES, assert_golden
 from tests.strategies import trials
 from trial2fhir.cli import app
 from trial2fhir.errors import RecordError
@@ -48,13 +48,7 @@ def references(node: Any) -> list[str]:
 
 @pytest.mark.parametrize("path", SAMPLE_FILES, ids=[p.stem for p in SAMPLE_FILES])
 def test_golden_bundle(path: Path, update_goldens: bool) -> None:
-    golden = GOLDEN / "fhir-r5" / f"{path.stem}.fhir-r5.json"
-    data = fhir_r5.render(sample_trial(path))
-    if update_goldens:
-        golden.parent.mkdir(parents=True, exist_ok=True)
-        golden.write_bytes(data)
-    assert golden.exists(), f"no golden {golden}; run pytest --update-goldens and read the diff"
-    assert json.loads(data) == json.loads(golden.read_bytes())
+    assert_golden(f"fhir-r5/{path.stem}.fhir-r5.json", fhir_r5.render(sample_trial(path)), update_goldens)
 
 
 @pytest.mark.parametrize("path", SAMPLE_FILES, ids=[p.stem for p in SAMPLE_FILES])

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import re
 
 import pytest
 
-from tests.conftest import GOLDEN, SAMPLES
+from tests.conftest import SAMPLES, assert_golden
 from trial2fhir.errors import RecordError
 from trial2fhir.model import Trial
 from trial2fhir.readers.pages import compact
+from trial2fhir.targets import trial_json
 
 PAGES = ["000_2338396f704c9960", "002_351053130900a3cb", "004_96d7e8fc43b3fc8e"]
 OTHER_LAYOUTS = ["001_ad5d10a3e830c998", "003_a56d0ce5535905ef"]
@@ -69,14 +69,7 @@ def test_every_line_of_the_samples_is_placed(stem: str) -> None:
 @pytest.mark.parametrize("stem", PAGES)
 def test_golden(stem: str, update_goldens: bool) -> None:
     trial = _read_one((SAMPLES / f"{stem}.txt").read_bytes(), f"samples/{stem}.txt")
-    got = json.dumps(trial.model_dump(mode="json", exclude_none=False), indent=2, sort_keys=False,
-                     ensure_ascii=False) + "\n"
-    golden = GOLDEN / "trial-json" / f"{stem}.trial.json"
-    if update_goldens:
-        golden.parent.mkdir(parents=True, exist_ok=True)
-        golden.write_text(got, encoding="utf-8")
-    assert golden.is_file(), f"{golden} missing: run pytest --update-goldens and read the diff"
-    assert got == golden.read_text(encoding="utf-8")
+    assert_golden(f"trial-json/{stem}.trial.json", trial_json.render(trial), update_goldens)
 
 
 def test_sample_facts() -> None:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from tests.conftest import GOLDEN, SAMPLES
+from tests.conftest import SAMPLES, assert_golden
 from trial2fhir.errors import RecordError
 from trial2fhir.model import Age, Trial
 from trial2fhir.readers.criteria import split_criteria
@@ -18,6 +16,7 @@ from trial2fhir.readers.pages.text import (
     parse_phases,
     parse_sponsor,
 )
+from trial2fhir.targets import trial_json
 
 STEM = "001_ad5d10a3e830c998"
 PAGE = SAMPLES / f"{STEM}.txt"
@@ -39,12 +38,7 @@ def _swap(text: str, old: str, new: str) -> str:
 def test_golden(update_goldens: bool) -> None:
     (result,) = list(listing.read(PAGE.read_bytes(), f"samples/{PAGE.name}"))
     assert isinstance(result, Trial), result
-    got = json.dumps(result.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n"
-    golden = GOLDEN / "trial-json" / f"{STEM}.trial.json"
-    if update_goldens:
-        golden.write_text(got, encoding="utf-8")
-    assert golden.exists(), f"{golden} missing: run pytest --update-goldens and review it"
-    assert got == golden.read_text(encoding="utf-8")
+    assert_golden(f"trial-json/{STEM}.trial.json", trial_json.render(result), update_goldens)
 
 
 def test_sample_places_every_line() -> None:

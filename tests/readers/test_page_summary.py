@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from tests.conftest import GOLDEN, SAMPLES
+from tests.conftest import SAMPLES, assert_golden
 from trial2fhir.errors import RecordError
 from trial2fhir.model import Age, Trial
 from trial2fhir.readers.criteria import split_criteria
 from trial2fhir.readers.pages import summary
+from trial2fhir.targets import trial_json
 
 STEM = "003_a56d0ce5535905ef"
 PAGE = SAMPLES / f"{STEM}.txt"
@@ -47,12 +46,7 @@ def _swap(text: str, old: str, new: str) -> str:
 def test_golden(update_goldens: bool) -> None:
     (result,) = list(summary.read(PAGE.read_bytes(), f"samples/{PAGE.name}"))
     assert isinstance(result, Trial), result
-    got = json.dumps(result.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n"
-    golden = GOLDEN / "trial-json" / f"{STEM}.trial.json"
-    if update_goldens:
-        golden.write_text(got, encoding="utf-8")
-    assert golden.exists(), f"{golden} missing: run pytest --update-goldens and review it"
-    assert got == golden.read_text(encoding="utf-8")
+    assert_golden(f"trial-json/{STEM}.trial.json", trial_json.render(result), update_goldens)
 
 
 def test_sample_unplaced_lines_are_the_lay_lines() -> None:
