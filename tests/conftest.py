@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -47,3 +48,11 @@ def shared_files(pattern: str) -> list[Path]:
     """Files of ../shared/ctgov-dev for parametrising; empty (tests skip) where it is absent."""
     d = SHARED / "ctgov-dev"
     return sorted(d.glob(pattern)) if d.is_dir() else []
+
+
+def shared_params(pattern: str) -> list[Any]:
+    """Files of ../shared/ctgov-dev to parametrise over; where absent, one skipped case saying so."""
+    files = shared_files(pattern)
+    if files:
+        return files
+    return [pytest.param(None, id="no-shared", marks=pytest.mark.skip(reason=f"{SHARED / 'ctgov-dev'} is absent"))]

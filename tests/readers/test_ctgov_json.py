@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 import pytest
 
-from tests.conftest import shared_files
+from tests.conftest import shared_files, shared_params
 from trial2fhir.errors import RecordError
 from trial2fhir.model import Age, Source, Trial
 from trial2fhir.readers import ctgov_json
@@ -280,7 +280,7 @@ def only_trial(results: list[Trial | RecordError]) -> Trial:
 # --- real records ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", JSON_FILES, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", shared_params("*.json"), ids=lambda p: getattr(p, "name", "none"))
 def test_real_record_reads_to_one_trial(path: Path) -> None:
     trial = only_trial(list(read(path.read_bytes(), str(path))))
     assert trial.nct_id == path.stem

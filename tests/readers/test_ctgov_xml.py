@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import shared_files
+from tests.conftest import shared_files, shared_params
 from trial2fhir.errors import RecordError
 from trial2fhir.model import Trial
 from trial2fhir.readers import ctgov_xml
@@ -37,7 +37,7 @@ def real(shared_dir: Path, nct_id: str) -> Trial:
     return only_trial(path.read_bytes(), str(path))
 
 
-@pytest.mark.parametrize("path", XML_FILES, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", shared_params("*.xml"), ids=lambda p: getattr(p, "name", "none"))
 def test_real_record_reads_to_one_trial(path: Path) -> None:
     data = path.read_bytes()
     assert sniff(data[:65536])
