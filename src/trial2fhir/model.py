@@ -100,6 +100,28 @@ class Status(_Model):
     first_posted: PartialDate | None = None
     last_update_submitted: PartialDate | None = None
     last_update_posted: PartialDate | None = None
+    first_submitted_qc: PartialDate | None = Field(default=None, description="studyFirstSubmitQcDate.")
+    results_first_submitted: PartialDate | None = None
+    results_first_submitted_qc: PartialDate | None = None
+    results_first_posted: PartialDate | None = None
+    disposition_first_submitted: PartialDate | None = Field(
+        default=None, description="Certification/extension request (dispFirstSubmitDate)."
+    )
+    disposition_first_submitted_qc: PartialDate | None = None
+    disposition_first_posted: PartialDate | None = None
+    delayed_posting: bool | None = None
+    results_waived: bool | None = None
+    expanded_access: ExpandedAccessInfo | None = None
+
+
+class ExpandedAccessInfo(_Model):
+    """Whether an expanded-access record exists for this (investigational) trial (API v2 statusModule)."""
+
+    has_expanded_access: bool | None = None
+    nct_id: Annotated[str, Field(pattern=NCT_ID_PATTERN)] | None = Field(
+        default=None, description="The NCT ID of the expanded-access record."
+    )
+    status: str | None = Field(default=None, description="API v2 ExpandedAccessStatus, e.g. AVAILABLE.")
 
 
 class Sponsor(_Model):
@@ -152,6 +174,17 @@ class Design(_Model):
     enrollment: Enrollment | None = None
     patient_registry: bool | None = None
     target_duration: str | None = None
+    expanded_access_types: list[str] = Field(
+        default_factory=list, description="INDIVIDUAL, INTERMEDIATE, TREATMENT (API v2 expandedAccessTypes set true)."
+    )
+    bio_spec: BioSpec | None = None
+
+
+class BioSpec(_Model):
+    """Biospecimen retention of an observational study."""
+
+    retention: str | None = Field(default=None, description="NONE_RETAINED, SAMPLES_WITH_DNA, SAMPLES_WITHOUT_DNA.")
+    description: str | None = None
 
 
 class Arm(_Model):
@@ -183,10 +216,32 @@ class Outcomes(_Model):
     other: list[Outcome] = Field(default_factory=list)
 
 
+CriteriaSide = Literal["inclusion", "exclusion", "unspecified"]
+
+
+class Criterion(_Model):
+    """One criterion as its author wrote it: one item however it was wrapped. A lead-in ("Prior
+    therapy:", "... as defined by:") carries the items it introduces in ``items``."""
+
+    text: NonEmptyStr
+    items: list[Criterion] = Field(default_factory=list, description="Sub-items of a lead-in.")
+
+
+class CriteriaSection(_Model):
+    """A run of criteria under one heading. ``side`` is unspecified when the text gives no side."""
+
+    side: CriteriaSide
+    heading: str | None = Field(default=None, description="The heading text as written, if any.")
+    items: list[Criterion] = Field(default_factory=list)
+
+
 class Eligibility(_Model):
-    criteria: str | None = Field(default=None, description="The criteria text as registered.")
+    criteria: str | None = Field(default=None, description="The criteria text as registered, verbatim.")
     inclusion: list[str] = Field(default_factory=list, description="Parsed inclusion items.")
     exclusion: list[str] = Field(default_factory=list, description="Parsed exclusion items.")
+    criteria_sections: list[CriteriaSection] = Field(
+        default_factory=list, description="The criteria text as a tree: sections, items, sub-items."
+    )
     sex: str | None = Field(default=None, description="ALL, FEMALE or MALE.")
     gender_based: bool | None = None
     gender_description: str | None = None
@@ -228,10 +283,74 @@ class Location(_Model):
     contacts: list[Contact] = Field(default_factory=list)
 
 
+class Retraction(_Model):
+    pmid: str | None = None
+    source: str | None = None
+
+
 class Reference(_Model):
     pmid: str | None = None
     type: str | None = Field(default=None, description="BACKGROUND, RESULT or DERIVED.")
     citation: str | None = None
+    retractions: list[Retraction] = Field(default_factory=list)
+
+
+class AvailableIpd(_Model):
+    """A document or data set the investigators make available (API v2 availIpds, classic study_docs)."""
+
+    id: str | None = None
+    type: str | None = Field(default=None, description="e.g. Study Protocol, Statistical Analysis Plan.")
+    url: str | None = None
+    comment: str | None = None
+
+
+class IpdSharing(_Model):
+    """The plan to share individual participant data (API v2 ipdSharingStatementModule)."""
+
+    sharing: str | None = Field(default=None, description="YES, NO or UNDECIDED.")
+    description: str | None = None
+    info_types: list[str] = Field(default_factory=list, description="STUDY_PROTOCOL, SAP, ICF, CSR, ANALYTIC_CODE.")
+    time_frame: str | None = None
+    access_criteria: str | None = None
+    url: str | None = None
+
+
+class LargeDocument(_Model):
+    """A protocol, statistical analysis plan or informed consent form posted with the record."""
+
+    type_abbrev: str | None = Field(default=None, description="Prot, SAP, ICF, Prot_SAP, Prot_SAP_ICF ...")
+    has_protocol: bool | None = None
+    has_sap: bool | None = None
+    has_icf: bool | None = None
+    label: str | None = None
+    date: PartialDate | None = None
+    upload_date: str | None = Field(default=None, description="yyyy-MM-ddTHH:mm as API v2 gives it.")
+    filename: str | None = None
+    size: Annotated[int, Field(ge=0)] | None = None
+
+
+class Documents(_Model):
+    no_sap: bool | None = None
+    large_docs: list[LargeDocument] = Field(default_factory=list)
+
+
+class MeshTerm(_Model):
+    id: str | None = Field(default=None, description="MeSH descriptor UI, e.g. D003924.")
+    term: NonEmptyStr
+
+
+class Derived(_Model):
+    """What ClinicalTrials.gov derives from the record: MeSH terms, removed countries."""
+
+    condition_meshes: list[MeshTerm] = Field(default_factory=list)
+    condition_mesh_ancestors: list[MeshTerm] = Field(default_factory=list)
+    intervention_meshes: list[MeshTerm] = Field(default_factory=list)
+    intervention_mesh_ancestors: list[MeshTerm] = Field(default_factory=list)
+    location_countries: list[str] = Field(
+        default_factory=list, description="Countries of the sites as the registry lists them (classic XML)."
+    )
+    removed_countries: list[str] = Field(default_factory=list, description="Countries whose sites were removed.")
+    version_holder: str | None = None
 
 
 class SeeAlsoLink(_Model):
@@ -270,7 +389,14 @@ class Trial(_Model):
     locations: list[Location] = Field(default_factory=list)
     references: list[Reference] = Field(default_factory=list)
     see_also_links: list[SeeAlsoLink] = Field(default_factory=list)
+    available_ipds: list[AvailableIpd] = Field(default_factory=list)
+    ipd_sharing: IpdSharing | None = None
+    documents: Documents | None = None
+    derived: Derived = Field(default_factory=Derived)
     related_trials: list[RelatedTrial] = Field(default_factory=list)
+    has_results: bool | None = Field(
+        default=None, description="Results are posted (the results section itself is not in the model)."
+    )
 
     @property
     def nct_id(self) -> str:
@@ -291,14 +417,24 @@ def normalise_nct_id(value: str) -> str | None:
 __all__ = [
     "Age",
     "Arm",
+    "AvailableIpd",
+    "BioSpec",
     "Contact",
+    "CriteriaSection",
+    "Criterion",
+    "Derived",
     "Design",
+    "Documents",
     "Eligibility",
     "Enrollment",
+    "ExpandedAccessInfo",
     "GeoPoint",
     "Identification",
     "Intervention",
+    "IpdSharing",
+    "LargeDocument",
     "Location",
+    "MeshTerm",
     "Official",
     "Outcome",
     "Outcomes",
@@ -307,6 +443,7 @@ __all__ = [
     "Reference",
     "RelatedTrial",
     "ResponsibleParty",
+    "Retraction",
     "SecondaryId",
     "SeeAlsoLink",
     "Source",
