@@ -147,6 +147,19 @@ ROLE = {
 }
 GENDER = {"All": "ALL", "Both": "ALL", "Female": "FEMALE", "Male": "MALE"}
 SAMPLING_METHOD = {"Probability Sample": "PROBABILITY_SAMPLE", "Non-Probability Sample": "NON_PROBABILITY_SAMPLE"}
+BIOSPEC_RETENTION = {
+    "None Retained": "NONE_RETAINED",
+    "Samples With DNA": "SAMPLES_WITH_DNA",
+    "Samples Without DNA": "SAMPLES_WITHOUT_DNA",
+}
+IPD_SHARING = {"Yes": "YES", "No": "NO", "Undecided": "UNDECIDED"}
+IPD_INFO_TYPE = {
+    "Study Protocol": "STUDY_PROTOCOL",
+    "Statistical Analysis Plan (SAP)": "SAP",
+    "Informed Consent Form (ICF)": "ICF",
+    "Clinical Study Report (CSR)": "CSR",
+    "Analytic Code": "ANALYTIC_CODE",
+}
 YES_NO = {"Yes": True, "No": False}
 HEALTHY_VOLUNTEERS = {"Accepts Healthy Volunteers": True, "Yes": True, "No": False}
 _MASKING_RE = re.compile(r"^(?P<level>[^(]+?)\s*(?:\((?P<who>[^)]*)\))?$")
@@ -320,6 +333,19 @@ def _status(r: _El) -> Fields:
             "first_posted": r.date("study_first_posted"),
             "last_update_submitted": r.date("last_update_submitted"),
             "last_update_posted": r.date("last_update_posted"),
+            "first_submitted_qc": r.date("study_first_submitted_qc"),
+            # firstreceived_*: the names of these dates before the 2017 schema
+            "results_first_submitted": r.date("results_first_submitted") or r.date("firstreceived_results_date"),
+            "results_first_submitted_qc": r.date("results_first_submitted_qc"),
+            "results_first_posted": r.date("results_first_posted"),
+            "disposition_first_submitted": (
+                r.date("disposition_first_submitted") or r.date("firstreceived_results_disposition_date")
+            ),
+            "disposition_first_submitted_qc": r.date("disposition_first_submitted_qc"),
+            "disposition_first_posted": r.date("disposition_first_posted"),
+            "expanded_access": (
+                None if (has := r.flag("has_expanded_access")) is None else {"has_expanded_access": has}
+            ),
         }
     }
 
@@ -395,6 +421,7 @@ def _design(r: _El) -> Fields:
     d = r.find("study_design_info")
     study_type = r.text("study_type")
     masking, who_masked = _masking(d)
+    bio = {"retention": r.code("biospec_retention", BIOSPEC_RETENTION), "description": r.block("biospec_descr")}
     parsed = r.parse(parse_enrollment, "enrollment")
     enrollment = None if parsed is None else parsed.model_dump()
     if enrollment is not None and enrollment["type"] is None:
@@ -415,6 +442,12 @@ def _design(r: _El) -> Fields:
             "enrollment": enrollment,
             "patient_registry": True if study_type and "Patient Registry" in study_type else None,
             "target_duration": r.text("target_duration"),
+            "expanded_access_types": [
+                kind.upper()
+                for kind in ("individual", "intermediate", "treatment")
+                if r.flag(f"expanded_access_info/expanded_access_type_{kind}")
+            ],
+            "bio_spec": bio if any(bio.values()) else None,
         }
     }
 
@@ -521,6 +554,65 @@ def _references(r: _El) -> Fields:
     return {
         "references": refs("reference", "BACKGROUND") + refs("results_reference", "RESULT"),
         "see_also_links": [{"label": x.text("description"), "url": x.text("url")} for x in r.all("link")],
+        "available_ipds": [
+            {
+                "id": d.text("doc_id"),
+                "type": d.text("doc_type"),
+                "url": d.text("doc_url"),
+                "comment": d.text("doc_comment"),
+            }
+            for d in r.all("study_docs/study_doc")
+        ],
+    }
+
+
+def _ipd_sharing(r: _El) -> Fields:
+    p = r.find("patient_data")
+    if p.el is None:
+        return {}
+    return {
+        "ipd_sharing": {
+            "sharing": p.code("sharing_ipd", IPD_SHARING),
+            "description": p.text("ipd_description"),
+            "info_types": [code(IPD_INFO_TYPE, t) for t in p.texts("ipd_info_type")],
+            "time_frame": p.text("ipd_time_frame"),
+            "access_criteria": p.text("ipd_access_criteria"),
+            "url": p.text("ipd_url"),
+        }
+    }
+
+
+def _documents(r: _El) -> Fields:
+    docs = r.all("provided_document_section/provided_document")
+    if not docs:
+        return {}
+    return {
+        "documents": {
+            "large_docs": [
+                {
+                    "label": d.text("document_type"),
+                    "has_protocol": d.flag("document_has_protocol"),
+                    "has_icf": d.flag("document_has_icf"),
+                    "has_sap": d.flag("document_has_sap"),
+                    "date": d.date("document_date"),
+                    "url": d.text("document_url"),
+                }
+                for d in docs
+            ]
+        }
+    }
+
+
+def _derived(r: _El) -> Fields:
+    return {
+        "derived": {
+            "condition_meshes": [{"term": t} for t in r.texts("condition_browse/mesh_term")],
+            "intervention_meshes": [{"term": t} for t in r.texts("intervention_browse/mesh_term")],
+            "location_countries": r.texts("location_countries/country"),
+            "removed_countries": r.texts("removed_countries/country"),
+        },
+        # The public download carries <clinical_results> whenever results are posted.
+        "has_results": r.find("clinical_results").el is not None,
     }
 
 
@@ -536,6 +628,9 @@ PARTS = (
     _eligibility,
     _contacts_locations,
     _references,
+    _ipd_sharing,
+    _documents,
+    _derived,
 )
 
 
