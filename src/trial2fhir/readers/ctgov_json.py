@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
-from trial2fhir.errors import RecordError
+from trial2fhir.errors import Loc, RecordError, validation_problem
 from trial2fhir.model import NCT_ID_PATTERN, Age, Source, Trial
 from trial2fhir.readers.base import ReadResult
 from trial2fhir.readers.criteria import split_criteria
@@ -532,7 +532,7 @@ _ORIGIN: dict[str, str] = {
 }
 
 
-def _error_place(loc: tuple[int | str, ...], section: str) -> str:
+def _error_place(loc: Loc, section: str) -> str:
     """Best-effort JSON pointer of the source field behind a pydantic error location."""
     if not loc or str(loc[0]) not in _ORIGIN:
         return section
@@ -557,10 +557,9 @@ def study_to_trial(study: Mapping[str, Any], source: Source, pointer: str = "#")
     try:
         return Trial.model_validate(fields)
     except ValidationError as exc:
-        errors = exc.errors()
-        detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors[:3])
-        more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
-        raise RecordError(source.file, _error_place(errors[0]["loc"], section.pointer), detail + more) from None
+        raise RecordError.of(
+            validation_problem(exc, source.file, lambda loc: _error_place(loc, section.pointer))
+        ) from None
 
 
 # --- containers ------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from lxml import etree
 from pydantic import ValidationError
 
-from trial2fhir.errors import RecordError
+from trial2fhir.errors import RecordError, validation_problem
 from trial2fhir.model import NCT_ID_PATTERN, Source, Trial
 from trial2fhir.readers.base import ReadResult
 from trial2fhir.readers.criteria import split_criteria
@@ -643,9 +643,7 @@ def element_to_trial(root: etree._Element, source: Source) -> Trial:
     try:
         return Trial.model_validate(fields)
     except ValidationError as exc:
-        errors = exc.errors()
-        detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors[:3])
-        raise record.error(f"invalid record: {detail}") from None
+        raise RecordError.of(validation_problem(exc, source.file, record.place())) from None
 
 
 def _parse(data: bytes, file: str) -> etree._Element:
