@@ -13,7 +13,7 @@ from trial2fhir.errors import RecordError
 from trial2fhir.mapping.codes import load_code_map
 from trial2fhir.mapping.load import MAPPINGS
 from trial2fhir.model import Trial
-from trial2fhir.readers import ctgov_xml
+from trial2fhir.readers import ctgov_xml, safe_xml
 from trial2fhir.readers.ctgov_xml import code, normalise_block, read, sniff, upper_snake
 
 XML_FILES = shared_files("NCT*.xml")
@@ -332,7 +332,7 @@ def test_entities_are_refused(data: bytes) -> None:
 
 def test_entity_check_after_parse_too(monkeypatch: pytest.MonkeyPatch) -> None:
     # Even if the byte scan were fooled, the parsed internal DTD is checked and nothing expands.
-    monkeypatch.setattr(ctgov_xml, "_ENTITY_DECL", re.compile(rb"(?!)"))
+    monkeypatch.setattr(safe_xml, "_ENTITY_DECL", re.compile(rb"(?!)"))
     err = only_error(XXE)
     assert (err.problem.place, err.problem.message) == (
         "DOCTYPE",

@@ -151,7 +151,7 @@ def _identification(m: _Node) -> Fields:
     org_id = m.obj("orgStudyIdInfo")
     org = m.obj("organization")
     nct_id = m.value.get("nctId")
-    if not isinstance(nct_id, str) or not _NCT_RE.match(nct_id.strip()):
+    if not isinstance(nct_id, str) or not _NCT_RE.fullmatch(nct_id.strip()):
         what = (
             "no NCT ID: nctId is missing" if nct_id is None else f"nctId {nct_id!r} is not an NCT ID (NCT + 8 digits)"
         )

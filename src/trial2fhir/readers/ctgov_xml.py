@@ -24,6 +24,7 @@ from trial2fhir.mapping.load import MAPPINGS
 from trial2fhir.model import NCT_ID_PATTERN, Source, Trial
 from trial2fhir.readers.base import ReadResult
 from trial2fhir.readers.criteria import split_criteria
+from trial2fhir.readers.safe_xml import parse_xml
 from trial2fhir.readers.values import (
     agency_class,
     parse_age,
@@ -43,8 +44,6 @@ _NCT_RE = re.compile(NCT_ID_PATTERN)
 YES_NO = {"Yes": True, "No": False}
 HEALTHY_VOLUNTEERS = {"Accepts Healthy Volunteers": True, "Yes": True, "No": False}
 _MASKING_RE = re.compile(r"^(?P<level>[^(]+?)\s*(?:\((?P<who>[^)]*)\))?$")
-_ENTITY_DECL = re.compile(rb"<!ENTITY", re.IGNORECASE)
-_DOCTYPE = re.compile(rb"<!DOCTYPE", re.IGNORECASE)
 
 Fields = dict[str, Any]
 T = TypeVar("T")
@@ -187,7 +186,9 @@ def _contact(el: _El, role: str | None = "CONTACT") -> Fields:
 
 def _identification(r: _El) -> Fields:
     nct_id = r.text("id_info/nct_id")
-    if nct_id is None or not _NCT_RE.match(nct_id):
+    if len(ids := r.all("id_info/nct_id")) > 1:
+        raise ids[1].error(f"a second <nct_id> ({ids[1].text()!r} after {nct_id!r}): one record has one NCT ID")
+    if nct_id is None or not _NCT_RE.fullmatch(nct_id):
         what = (
             "no NCT ID: nct_id is missing" if nct_id is None else f"nct_id {nct_id!r} is not an NCT ID (NCT + 8 digits)"
         )
@@ -533,40 +534,9 @@ def element_to_trial(root: etree._Element, source: Source) -> Trial:
         raise RecordError.of(validation_problem(exc, source.file, record.place())) from None
 
 
-def _parse(data: bytes, file: str) -> etree._Element:
-    doctype = _DOCTYPE.search(data)
-    if doctype and _ENTITY_DECL.search(data, doctype.end()):
-        line = data.count(b"\n", 0, doctype.start()) + 1
-        raise RecordError(file, f"line {line}", "XML declares entities (DTD entity expansion is refused)")
-    parser = etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        huge_tree=False,
-        dtd_validation=False,
-        remove_comments=True,
-    )
-    try:
-        root = etree.fromstring(data, parser)
-    except etree.XMLSyntaxError as exc:
-        line, column = exc.position
-        reason = re.sub(r", line \d+, column \d+$", "", exc.msg or "")
-        raise RecordError(file, f"line {line}, column {column}", f"malformed XML: {reason}") from None
-    dtd = root.getroottree().docinfo.internalDTD
-    if dtd is not None and any(True for _ in dtd.iterentities()):  # type: ignore[union-attr]
-        raise RecordError(file, "DOCTYPE", "XML declares entities (DTD entity expansion is refused)")
-    if etree.QName(root).localname != "clinical_study":
-        raise RecordError(
-            file,
-            f"line {root.sourceline}",
-            f"XML root <{root.tag}> is not a ClinicalTrials.gov <clinical_study> record",
-        )
-    return root
-
-
 def read(data: bytes, file: str) -> Iterator[ReadResult]:
     try:
-        root = _parse(data, file)
+        root = parse_xml(data, file, "clinical_study")
         yield element_to_trial(root, Source(format=FORMAT, file=file, locator=""))
     except RecordError as exc:
         yield exc
