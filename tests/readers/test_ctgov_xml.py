@@ -13,8 +13,9 @@ from trial2fhir.errors import RecordError
 from trial2fhir.mapping.codes import load_code_map
 from trial2fhir.mapping.load import MAPPINGS
 from trial2fhir.model import Trial
-from trial2fhir.readers import ctgov_xml, safe_xml
-from trial2fhir.readers.ctgov_xml import code, normalise_block, read, sniff, upper_snake
+from trial2fhir.readers import safe_xml
+from trial2fhir.readers.ctgov_xml import read, sniff
+from trial2fhir.readers.xml_element import code, normalise_block, upper_snake, vocabulary
 
 XML_FILES = shared_files("NCT*.xml")
 
@@ -284,7 +285,7 @@ def test_classic_enumerations_all_have_a_code(shared_dir: Path) -> None:
     for simple, concept in xsd_tables.items():
         block = xsd.split(f'name="{simple}"', 1)[1].split("</xs:simpleType>", 1)[0]
         for value in re.findall(r'<xs:enumeration value="([^"]*)"', block):
-            assert value.casefold() in ctgov_xml.vocabulary(concept), (simple, value)
+            assert value.casefold() in vocabulary(concept), (simple, value)
 
 
 def test_normalise_block() -> None:
