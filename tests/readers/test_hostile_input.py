@@ -265,3 +265,11 @@ def test_cli_exit_code_and_message(tmp_path: Path) -> None:
     assert "#/1/protocolSection/statusModule/startDateStruct/date: impossible date '2023-02-29'" in result.output
     assert "/clinical_study/id_info/nct_id[2]: a second <nct_id>" in result.output
     assert [p.name for p in out.iterdir()] == ["NCT01234567.trial.json"]
+
+
+def test_a_model_error_in_xml_is_placed_at_its_element() -> None:
+    arm = "<arm_group><arm_group_type>Experimental</arm_group_type></arm_group>"  # no label
+    data = xml().replace("<study_type>", f"{arm}\n  <study_type>")
+    err = xml_error(data.encode())
+    assert err.problem.place == "/clinical_study/arm_group[1]"
+    assert err.problem.message.startswith("arms.0.label: Input should be a valid string (got None)")

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from lxml import etree
 from pydantic import ValidationError
 
-from trial2fhir.errors import RecordError, validation_problem
+from trial2fhir.errors import Loc, RecordError, validation_problem
 from trial2fhir.model import NCT_ID_PATTERN, Source, Trial
 from trial2fhir.readers.base import ReadResult
 from trial2fhir.readers.criteria import split_criteria
@@ -344,6 +344,26 @@ PARTS: tuple[Callable[[Element], Fields], ...] = (
 )
 
 
+_ORIGIN = {
+    "identification": "id_info", "sponsors": "sponsors", "oversight": "oversight_info", "arms": "arm_group",
+    "interventions": "intervention", "eligibility": "eligibility", "central_contacts": "overall_contact",
+    "overall_officials": "overall_official", "locations": "location", "see_also_links": "link",
+    "available_ipds": "study_docs/study_doc", "ipd_sharing": "patient_data",
+    "documents": "provided_document_section/provided_document",
+}  # fmt: skip
+"""Trial field -> the classic element it comes from, to place a model error (best effort)."""
+
+
+def _error_place(loc: Loc) -> str:
+    field = str(loc[0]) if loc else ""
+    tag = _ORIGIN.get(field)
+    if tag is None:
+        return "/clinical_study"
+    rest = loc[2:] if field == "documents" else loc[1:]  # documents.large_docs[i]: i is the element's
+    index = f"[{rest[0] + 1}]" if rest and isinstance(rest[0], int) else ""
+    return f"/clinical_study/{tag}{index}"
+
+
 def element_to_trial(root: etree._Element, source: Source) -> Trial:
     """Map a parsed ``<clinical_study>`` element to a Trial; raise RecordError on a bad record."""
     record = Element(root, source.file)
@@ -353,7 +373,7 @@ def element_to_trial(root: etree._Element, source: Source) -> Trial:
     try:
         return Trial.model_validate(fields)
     except ValidationError as exc:
-        raise RecordError.of(validation_problem(exc, source.file, record.place())) from None
+        raise RecordError.of(validation_problem(exc, source.file, _error_place)) from None
 
 
 def read(data: bytes, file: str) -> Iterator[ReadResult]:
