@@ -66,6 +66,11 @@ _ANY = re.compile(
 _EMPHASIS = re.compile(r"^[\s#>*_=]+|[\s*_=]+$")
 _NUMBERED_HEAD = re.compile(r"^(?:\d{1,2}|[A-Z]|[IVX]{1,4})[.)]\s+")
 _LABEL_FORM = re.compile(r"^[^:]{1,80}:\s+\S")
+_ANY_FOLLOWING = re.compile(r"\b(?:any|one|all|each)\s+(?:or\s+more\s+)?of\s+the\s+following\b", re.IGNORECASE)
+_LEAD_PHRASE = re.compile(
+    r"(?:[:\uff1a]|\bfollowing(?:\s+\S+){0,3}|\bas\s+follows|\b(?:is|are|includes?|defined\s+as|such\s+as))\s*$",
+    re.IGNORECASE,
+)
 
 
 def unescape(text: str) -> str:
@@ -214,13 +219,24 @@ def _heading(line: _Line) -> tuple[str, str, CriteriaSide | None] | None:
 
 
 def _is_caption(line: _Line, following: _Line | None) -> bool:
-    """An unmarked label that introduces the list after it ("Hepatic:", "Medical conditions:")."""
-    if line.marked or following is None or not following.marked:
+    """An unmarked label that introduces the lines after it ("Hepatic:", "Medical conditions:")."""
+    if line.marked or following is None:
         return False
     text = line.text
-    if text.endswith((":", "\uff1a")):
+    if following.marked:
+        if text.endswith((":", "\uff1a")):
+            return True
+        return len(text.split()) <= 8 and not _TERMINAL.search(text) and not text.endswith(",")
+    if following.blank_before:
+        return False
+    # unmarked lines (as pages show them): a lead-in phrase, or a short title over "Label: value" lines
+    if _LEAD_PHRASE.search(text) or (_ANY_FOLLOWING.search(text) and not _TERMINAL.search(text)):
         return True
-    return len(text.split()) <= 8 and not _TERMINAL.search(text) and not text.endswith(",")
+    return _is_title(text) and bool(_LABEL_FORM.match(following.text))
+
+
+def _is_title(text: str) -> bool:
+    return len(text.split()) <= 6 and not _TERMINAL.search(text) and not _LABEL_FORM.match(text)
 
 
 def _combination(text: str) -> str:
@@ -283,11 +299,14 @@ class _Builder:
             return node.marked and node.indent >= parent.indent  # an unmarked label's list
         return node.indent > parent.indent
 
-    def close_labels(self, indent: int) -> None:
-        """An unmarked paragraph ends the lists of the labels at or right of its indentation."""
-        while self.stack and self.stack[-1].indent >= indent:
-            self.stack.pop()
-        while self.stack and not self.stack[-1].marked and self.stack[-1].indent >= indent - 0.5:
+    def close_labels(self, line: _Line, caption: bool) -> None:
+        """An unmarked paragraph ends the lists at or right of its indentation, unless it is a line
+        right under an unmarked label's lines (as pages show them): then it stays under that label."""
+        keep = not line.blank_before and not caption
+        while self.stack and self.stack[-1].indent >= line.indent:
+            top = self.stack[-1]
+            if keep and not top.marked and (not _is_title(top.text) or _LABEL_FORM.match(line.text)):
+                return
             self.stack.pop()
 
 
@@ -343,7 +362,8 @@ def _split_inline(node: _Node) -> list[_Node]:
 
 
 def _adopt(nodes: list[_Node]) -> list[_Node]:
-    """An item ending in ":" with no sub-items takes the siblings it introduces."""
+    """Nest what a flat list (a page without indentation) nests by its wording and numbering: an item
+    ending in ":" takes the siblings it introduces; ``1.`` takes a run of bullets that ``2.`` ends."""
     out: list[_Node] = []
     i = 0
     while i < len(nodes):
@@ -351,20 +371,39 @@ def _adopt(nodes: list[_Node]) -> list[_Node]:
         node.children = _adopt(node.children)
         out.append(node)
         i += 1
-        if node.children or not node.text.endswith((":", "\uff1a")):
+        if node.children:
             continue
-        while i < len(nodes):
-            sib = nodes[i]
-            if node.kind == sib.kind and node.number is not None and sib.number == node.number + 1:
-                break  # the numbering goes on: a sibling, not a sub-item
-            if sib.text.endswith(":") or (_LABEL_FORM.match(sib.text) and node.kind == sib.kind == "bullet"):
-                break
-            if node.kind == sib.kind and node.kind != "bullet" and sib.number not in (None, 1) and not node.children:
-                break
-            sib.children = _adopt(sib.children)
-            node.children.append(sib)
-            i += 1
+        end = _bracketed(nodes, i, node)
+        if end is None and node.text.endswith((":", "\uff1a")):
+            end = i
+            while end < len(nodes) and not _stops(node, nodes[end], bool(end - i)):
+                end += 1
+        if end is not None and end > i:
+            node.children = _adopt(nodes[i:end])
+            i = end
     return out
+
+
+def _bracketed(nodes: list[_Node], i: int, node: _Node) -> int | None:
+    """The end of a run of other-kind items between ``n.`` and ``n+1.`` (they are n's sub-items)."""
+    if node.number is None or node.kind not in ("num", "alpha"):
+        return None
+    end = i
+    while end < len(nodes) and nodes[end].kind != node.kind and nodes[end].marked:
+        end += 1
+    if end > i and end < len(nodes) and nodes[end].number == node.number + 1:
+        return end
+    return None
+
+
+def _stops(lead: _Node, sib: _Node, taken: bool) -> bool:
+    """Whether a sibling after a lead-in is its peer rather than one of its items."""
+    if lead.kind == sib.kind and lead.number is not None and sib.number == lead.number + 1:
+        return True  # the numbering goes on
+    peer_label = sib.text.endswith((":", "\uff1a")) or (lead.kind == "bullet" and bool(_LABEL_FORM.match(sib.text)))
+    if lead.kind == sib.kind and peer_label:
+        return True  # a peer label ("Hepatic:" after "Renal:")
+    return lead.kind == sib.kind != "bullet" and sib.number not in (None, 1) and not taken
 
 
 def _joined(nodes: list[_Node]) -> list[_Node]:
@@ -414,8 +453,8 @@ def parse_criteria(text: str | None) -> list[CriteriaSection]:
             b.add(_Node(line.text, line.indent, line.kind, line.number, True, line.double, line.inner_kind,
                         line.content))
         else:
-            b.close_labels(line.indent)
             caption = _is_caption(line, lines[i + 1] if i + 1 < len(lines) else None)
+            b.close_labels(line, caption)
             b.add(_Node(line.text, line.indent, marked=not caption, content=line.indent))
             if not caption:
                 b.stack.pop()  # a paragraph takes no sub-items by indentation
