@@ -196,11 +196,10 @@ def _heading(line: _Line) -> tuple[str, str, CriteriaSide | None] | None:
     if not words or (head == text and _TERMINAL.search(text) and not text.endswith(":")):
         return None
     side = _side(bare)
-    if line.marked and line.kind == "bullet" and not line.double:
-        # "* Inclusion Criteria:" is a heading; "* The exclusion criteria: bilateral ..." an item
-        if rest or side is None or not re.search(r"criteri|^(?:inclusions?|exclusions?)$", bare, re.I):
-            return None
-    elif line.marked:
+    # "* Inclusion Criteria:", "1. Exclusion criteria" are headings; "* The exclusion criteria:
+    # bilateral ..." is an item
+    strong = side is not None and bool(re.search(r"criteri|^(?:inclusions?|exclusions?)$", bare, re.I))
+    if line.marked and (rest or line.double or not strong):
         return None
     if len(words) <= 10 and _SIDE_WORD.search(bare) and (
         re.search(r"criteri", bare, re.I) or len(words) <= 5
@@ -421,10 +420,22 @@ def _joined(nodes: list[_Node]) -> list[_Node]:
     return out
 
 
-def _criterion(node: _Node) -> Criterion:
-    text = " ".join(node.text.split())
-    items = [_criterion(c) for c in node.children]
-    return Criterion(text=text, combination=_combination(text) if items else None, items=items)
+MAX_DEPTH = 4
+"""Lead-ins nest at most this deep (the FHIR mappings spell the levels out); deeper items follow
+their lead-in as siblings at the last level, so no text is lost."""
+
+
+def _criteria(nodes: list[_Node], depth: int = 1) -> list[Criterion]:
+    out: list[Criterion] = []
+    for node in nodes:
+        text = " ".join(node.text.split())
+        if depth >= MAX_DEPTH:
+            out.append(Criterion(text=text))
+            out.extend(_criteria(node.children, depth))
+            continue
+        items = _criteria(node.children, depth + 1)
+        out.append(Criterion(text=text, combination=_combination(text) if items else None, items=items))
+    return out
 
 
 def parse_criteria(text: str | None) -> list[CriteriaSection]:
@@ -461,7 +472,7 @@ def parse_criteria(text: str | None) -> list[CriteriaSection]:
         previous = line
     sections: list[CriteriaSection] = []
     for section in b.sections:
-        items = [_criterion(n) for n in _joined(_adopt(_split_all(section.items)))]
+        items = _criteria(_joined(_adopt(_split_all(section.items))))
         if items:
             sections.append(CriteriaSection(side=section.side, heading=section.heading, items=items))
     return sections
