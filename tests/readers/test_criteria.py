@@ -220,3 +220,28 @@ def test_no_text_is_lost(lines: list[str]) -> None:
     assert _words(said) <= _tree_words(sections)
     for s in sections:
         assert s.items  # a section is never empty
+
+
+def test_sides_of_worded_headings() -> None:
+    for heading, side in [
+        ("Exclusion criteria include:", "exclusion"),
+        ("Subjects who meet any of the following are not eligible for inclusion:", "exclusion"),
+        ("Patients will be included if they meet the following criteria:", "inclusion"),
+        ("Disease Characteristics:", "unspecified"),
+        ("--Prior/Concurrent Therapy--", "unspecified"),
+    ]:
+        (section,) = parse_criteria(f"{heading}\n\n* Age 18 or over")
+        assert (section.side, texts(section.items)) == (side, ["Age 18 or over"]), heading
+
+
+def test_cohort_heading_with_a_qualifier() -> None:
+    text = ("Inclusion Criteria:\n\n* Adults\n\nCohort 1 - NSCLC:\n\n* EGFR mutation\n\n"
+            "Part B (Dose Expansion)\n\n* ECOG 0-1")
+    assert [(s.side, s.heading) for s in parse_criteria(text)] == [
+        ("inclusion", "Inclusion Criteria:"), ("inclusion", "Cohort 1 - NSCLC:"),
+        ("inclusion", "Part B (Dose Expansion)")]
+
+
+def test_decimal_numbering() -> None:
+    (section,) = parse_criteria("Inclusion Criteria:\n1.1 Age 18 or over\n1.2. Signed consent\n2.1 ECOG 0-1")
+    assert texts(section.items) == ["Age 18 or over", "Signed consent", "ECOG 0-1"]

@@ -6,11 +6,11 @@ import re
 from dataclasses import dataclass
 
 _ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!<>^|~])")
-# A list marker: a bullet, or an enumerator 1. 1) (1) a. (b) iv) followed by space (a bullet
+# A list marker: a bullet, or an enumerator 1. 1) (1) 1.1 a. (b) iv) followed by space (a bullet
 # character such as "•" needs none).
 _MARKER = re.compile(
     r"^(?P<m>[\u2022\u00b7\u25aa\u25cf\u25e6\u2023\u2043]|[*+\-\u2013](?=\s|$)"
-    r"|\(?(?P<num>\d{1,3})[.)](?=\s|$)|\(?(?P<alpha>[a-zA-Z])[.)](?=\s)|\((?P<roman>[ivxIVX]{1,5})\)(?=\s)"
+    r"|(?P<dec>\d{1,2}(?:\.\d{1,2})+)\.?(?=\s)|\(?(?P<num>\d{1,3})[.)](?=\s|$)|\(?(?P<alpha>[a-zA-Z])[.)](?=\s)|\((?P<roman>[ivxIVX]{1,5})\)(?=\s)"
     r"|(?P<roman2>[ivx]{1,5})[.)](?=\s))\s*"
 )
 # Words a criterion cannot end on: an item ending so was cut in two by a stray marker or line end.
@@ -74,6 +74,8 @@ def _marker(text: str) -> tuple[str, int | None, int] | None:
         return None
     if m.group("num"):
         return "num", int(m.group("num")), m.end()
+    if m.group("dec"):
+        return "decimal", None, m.end()  # "1.1", "2.3.": nesting shows in the indentation, if anywhere
     if m.group("alpha"):
         return "alpha", ord(m.group("alpha").lower()) - 96, m.end()
     if m.group("roman") or m.group("roman2"):
