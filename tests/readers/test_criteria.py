@@ -245,3 +245,17 @@ def test_cohort_heading_with_a_qualifier() -> None:
 def test_decimal_numbering() -> None:
     (section,) = parse_criteria("Inclusion Criteria:\n1.1 Age 18 or over\n1.2. Signed consent\n2.1 ECOG 0-1")
     assert texts(section.items) == ["Age 18 or over", "Signed consent", "ECOG 0-1"]
+
+
+def test_misspelt_headings_and_words_that_only_look_alike() -> None:
+    for heading, side in [("Inlcusion Critera:", "inclusion"), ("Exlusion Criteria", "exclusion"),
+                          ("Key Exclusion Citeria", "exclusion")]:
+        (section,) = parse_criteria(f"{heading}\n\n* Age 18 or over")
+        assert (section.side, section.heading) == (side, heading), heading
+    (section,) = parse_criteria("Inclusion Criteria:\n\nCritically ill patients\n\n* Age 18 or over")
+    assert texts(section.items)[0] == "Critically ill patients"  # a caption here, never a heading
+
+
+def test_first_item_on_the_heading_line() -> None:
+    (section,) = parse_criteria("Inclusion Criteria: - Age over 18\n\n  -  Signed consent")
+    assert (section.side, texts(section.items)) == ("inclusion", ["Age over 18", "Signed consent"])

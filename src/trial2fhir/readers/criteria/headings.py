@@ -7,8 +7,12 @@ import re
 from trial2fhir.model import CriteriaCombination, CriteriaSide
 from trial2fhir.readers.criteria.lines import LABEL_FORM, Line, terminal
 
-_INC = re.compile(r"(?<!non-)(?<!non )\binclusions?\b|\b(?:be|are|is)\s+included\b", re.IGNORECASE)
-_EXC = re.compile(r"\b(?:exclusions?|excluded?)\b", re.IGNORECASE)
+# Side words as registries spell them, typos included ("Inlcusion", "Exlusion Critera", "Citeria")
+_INC_WORD = r"in(?:cl|lc)\w{0,4}ions?"
+_EXC_WORD = r"e(?:xcl|xlc|xl|cxl)\w{0,4}ions?"
+_CRIT_WORD = r"cr?i?t[ei]{1,2}r(?:ia|ion|a|ias|ions|ium)"
+_INC = re.compile(rf"(?<!non-)(?<!non )\b{_INC_WORD}\b|\b(?:be|are|is)\s+included\b", re.IGNORECASE)
+_EXC = re.compile(rf"\b(?:{_EXC_WORD}|excluded?)\b", re.IGNORECASE)
 # "not eligible for inclusion", "may not be enrolled": an exclusion whatever other words it has
 _NEGATED = re.compile(
     r"\b(?:not\s+(?:be\s+)?eligible|ineligib\w*|non-?inclusion|may\s+not\s+(?:be\s+)?(?:enrolled|included|"
@@ -16,17 +20,20 @@ _NEGATED = re.compile(
     re.IGNORECASE,
 )
 _ELIGIBILITY = re.compile(r"\beligibility\b", re.IGNORECASE)
-_CRITERI = re.compile(r"criteri", re.IGNORECASE)
-_STRONG = re.compile(r"criteri|^(?:inclusions?|exclusions?)$", re.IGNORECASE)
+_CRITERI = re.compile(rf"\b{_CRIT_WORD}\b", re.IGNORECASE)
+_STRONG = re.compile(rf"\b{_CRIT_WORD}\b|^(?:{_INC_WORD}|{_EXC_WORD})$", re.IGNORECASE)
 # NCI's layout: DISEASE CHARACTERISTICS / PATIENT CHARACTERISTICS / PRIOR CONCURRENT THERAPY, any case
 _NCI = re.compile(r"^(?:(?:disease|patient|tumou?r)\s+characteristics|prior\s*(?:/|and)?\s*concurrent\s+therapy)$",
                   re.IGNORECASE)
 _HEAD_SPLIT = re.compile(r"^(.*?[:\uff1a])(?!\d)\s*(.*)$")  # not a time or ratio: "10:30", "1:80"
 _TRAILER = re.compile(r"[\s:\uff1a*_\-\u2013\u2014=.]+$")
 _NOT_LETTER = re.compile(r"[^A-Za-z]")
-_HEADING_HINT = re.compile(r"inclu|exclu|criteri|eligib|characteristics|therapy|cohort|group|part|arm|stage|phase"
-                           r"|stratum|population|module|study|following|below|for|in\b|[A-Z]{2}", re.IGNORECASE)
-_SIDE_WORD = re.compile(r"\b(?:inclusions?|exclusions?|non-?inclusion|eligibility|criteri(?:a|on))\b", re.IGNORECASE)
+_HEADING_HINT = re.compile(
+    r"incl|inlc|excl|exlc|exlu|crit|citer|eligib|characteristics|therapy|cohort|group|part|arm|stage|phase"
+    r"|stratum|population|module|study|following|below|for|in\b|[A-Z]{2}",
+    re.IGNORECASE,
+)
+_SIDE_WORD = re.compile(rf"\b(?:{_INC_WORD}|{_EXC_WORD}|non-?inclusion|eligibility|{_CRIT_WORD})\b", re.IGNORECASE)
 _COHORT = re.compile(
     r"^(?:(?:for|in)\s+(?:the\s+|all\s+)?.{0,60}\b(?:cohorts?|groups?|arms?|parts?|patients|participants|"
     r"subjects|populations?|volunteers|phases?|stages?|studies|study)\b.{0,30}"
@@ -36,7 +43,7 @@ _COHORT = re.compile(
 )
 _INTRO = re.compile(r"\b(?:following|below)\b", re.IGNORECASE)
 _INTRO_TOPIC = re.compile(
-    r"\b(?:criteri(?:a|on)|eligib\w*|enrol\w*|particip\w*|included|excluded|inclusion|exclusion)\b",
+    r"\b(?:criteri(?:a|on)|eligib\w*|included|excluded|inclusion|exclusion)\b",
     re.IGNORECASE,
 )
 _ANY = re.compile(
@@ -75,9 +82,12 @@ def _split_heading(text: str) -> tuple[str, str]:
 
 def heading_of(line: Line) -> tuple[str, str, CriteriaSide | None] | None:
     """(heading text, rest of the line, side) when the line is a heading, else None."""
-    if (line.marked and not _CRITERI.search(line.text) and not _STRONG.search(line.text.rstrip(": ")))\
-            or not _HEADING_HINT.search(line.text):
-        return None  # the fast way out for the common list item
+    if line.marked:
+        lower = line.text.casefold()
+        if "crit" not in lower and "cite" not in lower and not lower.lstrip("*_# ").startswith(("incl", "excl")):
+            return None  # the fast way out for the common list item
+    elif not _HEADING_HINT.search(line.text):
+        return None
     text = _EMPHASIS.sub("", line.text)
     head, rest = _split_heading(text)
     rest = _EMPHASIS.sub("", rest)

@@ -8,7 +8,7 @@ from functools import lru_cache
 
 from trial2fhir.model import CriteriaSection, CriteriaSide, Criterion
 from trial2fhir.readers.criteria.headings import combination_of, heading_of, is_caption, is_title
-from trial2fhir.readers.criteria.lines import LABEL_FORM, Line, dangling, split_lines
+from trial2fhir.readers.criteria.lines import LABEL_FORM, Line, clean_item, dangling, split_lines
 
 _LIST_TAIL = re.compile(r"[,;]\s*\w+$")
 WRAP_MAX = 100  # hard-wrapped registry text is cut well before this column
@@ -260,6 +260,7 @@ def parse_criteria(text: str | None) -> list[CriteriaSection]:
         elif head is not None:
             heading, rest, side = head
             b.heading(heading, side)
+            rest = clean_item(rest)  # "Inclusion Criteria: - Age over 18"
             if rest:
                 lead_in = rest.endswith((":", "\uff1a")) or dangling(rest)
                 b.add(_Node(rest, line.indent, marked=not lead_in, content=line.indent + 1))
