@@ -259,3 +259,25 @@ def test_misspelt_headings_and_words_that_only_look_alike() -> None:
 def test_first_item_on_the_heading_line() -> None:
     (section,) = parse_criteria("Inclusion Criteria: - Age over 18\n\n  -  Signed consent")
     assert (section.side, texts(section.items)) == ("inclusion", ["Age over 18", "Signed consent"])
+
+
+def test_old_nci_layout_run_into_its_headings() -> None:
+    text = ("DISEASE CHARACTERISTICS: Histologically confirmed adenocarcinoma\n\n"
+            "PATIENT CHARACTERISTICS: Age: 18 and over\n\nPRIOR CONCURRENT THERAPY: No prior hormonal therapy")
+    assert shape(parse_criteria(text)) == [
+        ("unspecified", "DISEASE CHARACTERISTICS:", ["Histologically confirmed adenocarcinoma"]),
+        ("unspecified", "PATIENT CHARACTERISTICS:", ["Age: 18 and over"]),
+        ("unspecified", "PRIOR CONCURRENT THERAPY:", ["No prior hormonal therapy"]),
+    ]
+
+
+def test_introduction_as_a_bullet_and_lead_in_amid_a_list() -> None:
+    text = ("Inclusion Criteria:\n\n* Participants are eligible to be included in the study only if all of the "
+            "following criteria apply:\n\n  1. Age 18 or over\n  2. Signed consent\n"
+            "* Adequate organ function, defined by the following criteria:\n\n  1. ANC > 1500\n")
+    (section,) = parse_criteria(text)
+    assert section.heading is not None
+    assert section.heading.endswith("only if all of the following criteria apply:")
+    assert texts(section.items) == ["Age 18 or over", "Signed consent",
+                                    "Adequate organ function, defined by the following criteria:"]
+    assert texts(section.items[2].items) == ["ANC > 1500"]

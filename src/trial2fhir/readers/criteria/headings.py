@@ -103,9 +103,11 @@ def heading_of(line: Line) -> tuple[str, str, CriteriaSide | None] | None:
         return None
     if len(words) <= 10 and _SIDE_WORD.search(bare) and (_CRITERI.search(bare) or len(words) <= 5):
         return head.strip(), rest, side
+    if _NCI.match(bare):
+        return head.strip(), rest, None  # also "PATIENT CHARACTERISTICS: Age: 18 and over ..."
     if rest:
         return None
-    if len(words) <= 8 and (_COHORT.match(bare) or _NCI.match(bare)):
+    if len(words) <= 8 and _COHORT.match(bare):
         return head.strip(), "", None
     letters = _NOT_LETTER.sub("", bare)
     if 2 <= len(words) <= 6 and len(letters) >= 6 and letters.isupper():

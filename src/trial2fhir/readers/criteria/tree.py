@@ -253,6 +253,8 @@ def parse_criteria(text: str | None) -> list[CriteriaSection]:
     for i, line in enumerate(lines):
         target = _indented_under(line, b)
         head = heading_of(line) if target is None else None
+        if head is not None and line.marked and len(head[0].split()) > 10 and b.sections and b.sections[-1].items:
+            head = None  # "* ... meet the following criteria:" amid a list is a lead-in, not an introduction
         if target is None and head is None:
             target = _lazy(line, previous, b)
         if target is not None:
