@@ -281,3 +281,10 @@ def test_introduction_as_a_bullet_and_lead_in_amid_a_list() -> None:
     assert texts(section.items) == ["Age 18 or over", "Signed consent",
                                     "Adequate organ function, defined by the following criteria:"]
     assert texts(section.items[2].items) == ["ANC > 1500"]
+
+
+def test_word_processor_bullets_and_roman_numbers() -> None:
+    text = "Inclusion Criteria:\n\n\uf0b7 Age 18 or over\n  o ECOG 0-1\n\u25aa Signed consent\nII. Stage II disease"
+    (section,) = parse_criteria(text)
+    assert texts(section.items) == ["Age 18 or over", "Signed consent", "Stage II disease"]
+    assert texts(section.items[0].items) == ["ECOG 0-1"]

@@ -9,9 +9,10 @@ _ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!<>^|~])")
 # A list marker: a bullet, or an enumerator 1. 1) (1) 1.1 a. (b) iv) followed by space (a bullet
 # character such as "•" needs none).
 _MARKER = re.compile(
-    r"^(?P<m>[\u2022\u00b7\u25aa\u25cf\u25e6\u2023\u2043]|[*+\-\u2013](?=\s|$)"
+    r"^(?P<m>[\u2022\u00b7\u25aa\u25ab\u25a0\u25a1\u25cf\u25cb\u25e6\u2023\u2043\u25ba\u27a2\u2713\u2714\uf0b7\uf0a7\uf0d8]"
+    r"|[*+\-\u2013\u2014o](?=\s)|[*+\-\u2013](?=$)"
     r"|(?P<dec>\d{1,2}(?:\.\d{1,2})+)\.?(?=\s)|\(?(?P<num>\d{1,3})[.)](?=\s|$)|\(?(?P<alpha>[a-zA-Z])[.)](?=\s)|\((?P<roman>[ivxIVX]{1,5})\)(?=\s)"
-    r"|(?P<roman2>[ivx]{1,5})[.)](?=\s))\s*"
+    r"|(?P<roman2>[ivx]{1,5}|[IVX]{2,5})[.)](?=\s))\s*"
 )
 # Words a criterion cannot end on: an item ending so was cut in two by a stray marker or line end.
 _DANGLING_WORDS = frozenset({
