@@ -288,3 +288,10 @@ def test_word_processor_bullets_and_roman_numbers() -> None:
     (section,) = parse_criteria(text)
     assert texts(section.items) == ["Age 18 or over", "Signed consent", "Stage II disease"]
     assert texts(section.items[0].items) == ["ECOG 0-1"]
+
+
+def test_long_qualified_side_heading() -> None:
+    text = ("Inclusion Criteria:\n\n* Adults\n\nExclusion Criteria for Part 2 (in addition to those for Part 1 "
+            "and the screening period):\n\n* Prior gene therapy")
+    assert [(s.side, texts(s.items)) for s in parse_criteria(text)] == [
+        ("inclusion", ["Adults"]), ("exclusion", ["Prior gene therapy"])]

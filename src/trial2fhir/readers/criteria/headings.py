@@ -21,6 +21,7 @@ _NEGATED = re.compile(
 )
 _ELIGIBILITY = re.compile(r"\beligibility\b", re.IGNORECASE)
 _CRITERI = re.compile(rf"\b{_CRIT_WORD}\b", re.IGNORECASE)
+_LEADING_SIDE = re.compile(rf"^(?:\w+\s+){{0,3}}(?:{_INC_WORD}|{_EXC_WORD})\s+{_CRIT_WORD}\b", re.IGNORECASE)
 _STRONG = re.compile(rf"\b{_CRIT_WORD}\b|^(?:{_INC_WORD}|{_EXC_WORD})$", re.IGNORECASE)
 # NCI's layout: DISEASE CHARACTERISTICS / PATIENT CHARACTERISTICS / PRIOR CONCURRENT THERAPY, any case
 _NCI = re.compile(r"^(?:(?:disease|patient|tumou?r)\s+characteristics|prior\s*(?:/|and)?\s*concurrent\s+therapy)$",
@@ -101,7 +102,9 @@ def heading_of(line: Line) -> tuple[str, str, CriteriaSide | None] | None:
     strong = side is not None and bool(_STRONG.search(bare))
     if line.marked and (rest or line.double or not strong):
         return None
-    if len(words) <= 10 and _SIDE_WORD.search(bare) and (_CRITERI.search(bare) or len(words) <= 5):
+    if (len(words) <= 10 and _SIDE_WORD.search(bare) and (_CRITERI.search(bare) or len(words) <= 5)) or (
+        len(words) <= 25 and _LEADING_SIDE.match(bare)  # "Exclusion Criteria for Part 2 (in addition to ...)"
+    ):
         return head.strip(), rest, side
     if _NCI.match(bare):
         return head.strip(), rest, None  # also "PATIENT CHARACTERISTICS: Age: 18 and over ..."
