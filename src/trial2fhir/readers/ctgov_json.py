@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from trial2fhir.errors import Loc, RecordError, validation_problem
 from trial2fhir.model import NCT_ID_PATTERN, Source, Trial
 from trial2fhir.readers.base import ReadResult
-from trial2fhir.readers.criteria import split_criteria
+from trial2fhir.readers.criteria import parse_criteria
 from trial2fhir.readers.json_node import Fields, Node
 
 FORMAT = "ctgov-api-v2-json"
@@ -163,12 +163,10 @@ def _outcomes(m: Node) -> Fields:
 
 def _eligibility(m: Node) -> Fields:
     criteria = m.text("eligibilityCriteria")
-    inclusion, exclusion = split_criteria(criteria)
     return {
         "eligibility": {
             "criteria": criteria,
-            "inclusion": inclusion,
-            "exclusion": exclusion,
+            "criteria_sections": parse_criteria(criteria),
             "sex": m.text("sex"),
             "gender_based": m.flag("genderBased"),
             "gender_description": m.text("genderDescription"),

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from trial2fhir.errors import Loc, RecordError, validation_problem
 from trial2fhir.model import NCT_ID_PATTERN, Source, Trial
 from trial2fhir.readers.base import ReadResult
-from trial2fhir.readers.criteria import split_criteria
+from trial2fhir.readers.criteria import parse_criteria
 from trial2fhir.readers.safe_xml import parse_xml
 from trial2fhir.readers.values import (
     agency_class,
@@ -239,12 +239,10 @@ def _outcomes(r: Element) -> Fields:
 def _eligibility(r: Element) -> Fields:
     e = r.find("eligibility")
     criteria = e.block("criteria")
-    inclusion, exclusion = split_criteria(criteria)
     return {
         "eligibility": {
             "criteria": criteria,
-            "inclusion": inclusion,
-            "exclusion": exclusion,
+            "criteria_sections": parse_criteria(criteria),
             "sex": e.code("gender", "gender"),
             "gender_based": e.flag("gender_based"),
             "gender_description": e.text("gender_description"),
