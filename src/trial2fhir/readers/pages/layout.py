@@ -1,0 +1,168 @@
+"""Page layouts as data: ``layouts/<name>.yaml`` loaded and checked once.
+
+A layout names its headings (with the blurb each is printed with), the labels it prints before
+values, and per section the segmenter that reads it, with the fields it fills: each field a Trial
+path and the shape its value has (``shapes.SHAPES``). Loading checks every name against the
+segmenter and shape registries and every path against the Trial model, so a typo in a layout
+fails at import, naming the file and the place, before any page is read.
+"""
+
+from __future__ import annotations
+
+import re
+import types
+import typing
+from functools import cache
+from importlib import resources
+from typing import Any, Literal, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
+
+from trial2fhir.model import SourceFormat, Trial
+from trial2fhir.readers.pages.shapes import SHAPES
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Heading(_Spec):
+    key: str
+    blurb: str | None = None
+    prose: bool = False
+    """Free text: a heading inside it counts only with its exact blurb; ``anywhere`` rules skip it."""
+    bare: bool = False
+    """Opens a section without a blurb when it is the page's first heading."""
+
+
+class FieldRule(_Spec):
+    to: str
+    """Trial path the value goes to (the parent, for shapes that fill several fields)."""
+    shape: str
+    labelled: bool = False
+    """Only a value the page labels for this path is taken (two fields of one shape)."""
+    when: str | None = None
+    """``path=VALUE`` or ``path!=VALUE``: the field exists only when the draft says so."""
+    check: bool = False
+    """The value is a count of the list at ``to``: placed only when the list agrees."""
+    match: str | None = None
+    """A regular expression whose group 1 is the value (header lines)."""
+
+    def applies(self, get: typing.Callable[[str], Any]) -> bool:
+        if self.when is None:
+            return True
+        path, negate, value = re.split(r"(!?=)", self.when, maxsplit=1)
+        return (get(path.strip()) == value.strip()) != (negate == "!=")
+
+
+class SectionRule(_Spec):
+    read: str
+    """The segmenter (``segmenters.SEGMENTERS``) that reads the section."""
+    to: str | None = None
+    fields: list[FieldRule] = Field(default_factory=list)
+    labels: dict[str, FieldRule] = Field(default_factory=dict)
+    roles: dict[str, str] = Field(default_factory=dict)
+    """Role label -> API v2 role (contact lists)."""
+
+
+class Layout(_Spec):
+    layout: str
+    format: SourceFormat
+    nct_place: str
+    """Where the NCT ID is expected: the place named when it is missing."""
+    blurbs: bool = False
+    """Headings are printed with a one-sentence blurb under them."""
+    ignore_case: bool = False
+    headings: dict[str, Heading]
+    labels: dict[str, str] = Field(default_factory=dict)
+    """Label line -> the tag of the value on the next line."""
+    inline_labels: dict[str, str] = Field(default_factory=dict)
+    """``Label VALUE`` on one line -> the tag of the value."""
+    end_markers: frozenset[str] = frozenset()
+    """The first of these lines starts the site's boilerplate: it and the rest are not the record."""
+    boilerplate: frozenset[str] = frozenset()
+    """Widget lines ignored wherever they appear."""
+    anywhere: list[FieldRule] = Field(default_factory=list)
+    """Lines recognised in any section but prose (``Conditions: a, b``)."""
+    sections: dict[str, SectionRule]
+    """Section key -> rule, in the order sections are read (``""``: the lines before any heading)."""
+
+    _lookup: dict[str, str] = PrivateAttr(default_factory=dict)
+
+    def model_post_init(self, _context: Any) -> None:
+        self._lookup = {self._fold(h): h for h in self.headings}
+
+    def _fold(self, text: str) -> str:
+        return text.lower() if self.ignore_case else text
+
+    def heading_name(self, text: str) -> str | None:
+        return self._lookup.get(self._fold(text))
+
+    def heading(self, text: str) -> Heading | None:
+        name = self.heading_name(text)
+        return self.headings[name] if name is not None else None
+
+
+# --- checks -----------------------------------------------------------------------------------
+
+
+def _models(annotation: Any) -> list[type[BaseModel]]:
+    """The pydantic models an annotation holds (``list[Arm] | None`` -> [Arm])."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    origin = typing.get_origin(annotation)
+    if origin in (list, Union, types.UnionType, typing.Annotated):
+        return [m for arg in typing.get_args(annotation) for m in _models(arg)]
+    return []
+
+
+def has_path(path: str, model: type[BaseModel] = Trial) -> bool:
+    head, _, rest = path.partition(".")
+    info = model.model_fields.get(head)
+    if info is None:
+        return False
+    return not rest or any(has_path(rest, m) for m in _models(info.annotation))
+
+
+def _check(layout: Layout, segmenters: typing.Collection[str]) -> list[str]:
+    problems = []
+    keys = {h.key for h in layout.headings.values()} | {""}
+    for key, rule in layout.sections.items():
+        where = f"sections.{key or '(header)'}"
+        if key not in keys:
+            problems.append(f"{where}: no heading has key {key!r}")
+        if rule.read not in segmenters:
+            problems.append(f"{where}.read: unknown segmenter {rule.read!r}")
+        if rule.to is not None and not has_path(rule.to):
+            problems.append(f"{where}.to: Trial has no field {rule.to!r}")
+        named = [(f"{where}.fields[{i}]", f) for i, f in enumerate(rule.fields)]
+        named += [(f"{where}.labels.{label}", f) for label, f in rule.labels.items()]
+        named += [(f"anywhere[{i}]", f) for i, f in enumerate(layout.anywhere)] if not key else []
+        for place, f in named:
+            if f.shape not in SHAPES:
+                problems.append(f"{place}.shape: unknown shape {f.shape!r}")
+            if not has_path(f.to):
+                problems.append(f"{place}.to: Trial has no field {f.to!r}")
+    problems += [f"headings: key {k!r} has no section rule" for k in keys - set(layout.sections)]
+    return problems
+
+
+@cache
+def load(name: str) -> Layout:
+    """The layout ``layouts/<name>.yaml``, checked; ValueError naming file and place if wrong."""
+    from trial2fhir.readers.pages.segmenters import SEGMENTERS  # segmenters import the layout
+
+    file = resources.files("trial2fhir.readers.pages") / "layouts" / f"{name}.yaml"
+    try:
+        layout = Layout.model_validate(yaml.safe_load(file.read_text(encoding="utf-8")))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise ValueError(f"{file}: {'.'.join(map(str, first['loc']))}: {first['msg']}") from None
+    problems = _check(layout, SEGMENTERS)
+    if problems:
+        raise ValueError(f"{file}: {problems[0]}" + (f" (and {len(problems) - 1} more)" if problems[1:] else ""))
+    return layout
+
+
+LayoutName = Literal["compact", "listing", "summary"]
