@@ -9,7 +9,7 @@ from datetime import date
 from trial2fhir.model import Age, Enrollment, PartialDate
 
 _MONTHS = {m: i for i, m in enumerate(
-    "jan feb mar apr may jun jul aug sep oct nov dec".split(), start=1)}
+    ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], start=1)}
 _UNITS = {"year": "Years", "month": "Months", "week": "Weeks", "day": "Days", "hour": "Hours",
           "minute": "Minutes", "y": "Years", "yr": "Years", "yrs": "Years"}
 
@@ -59,11 +59,11 @@ def parse_phases(text: str) -> list[str]:
     if t.upper() in ("N/A", "NA", "NOT APPLICABLE", "NOT_APPLICABLE"):
         return ["NA"]
     out: list[str] = []
-    for part in re.findall(r"(early\s*phase\s*_?\s*1|phase\s*_?\s*[1-4])", t, re.IGNORECASE):
+    for part in re.findall(r"(early[\s_]*phase[\s_]*1|phase[\s_]*[1-4])", t, re.IGNORECASE):
         key = re.sub(r"[\s_]", "", part.upper()).replace("EARLYPHASE", "EARLY_PHASE")
         if key not in out:
             out.append(key)
-    rest = re.sub(r"(early\s*phase\s*_?\s*1|phase\s*_?\s*[1-4])", "", t, flags=re.IGNORECASE)
+    rest = re.sub(r"(early[\s_]*phase[\s_]*1|phase[\s_]*[1-4])", "", t, flags=re.IGNORECASE)
     if not out or re.search(r"\w", rest):
         raise ValueError(f"not a phase: {text!r}")
     return out

@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from trial2fhir.model import Trial
 from trial2fhir.readers.base import ReadResult
 from trial2fhir.readers.criteria import clean_item, is_item_start
 from trial2fhir.readers.pages import segmenters
@@ -183,5 +184,5 @@ def read(data: bytes, file: str) -> Iterator[ReadResult]:
     return read_page(data, file, LAYOUT)
 
 
-def parse(text: str, file: str) -> tuple[Any, list[str]]:
+def parse(text: str, file: str) -> tuple[Trial, list[str]]:
     return segmenters.parse(text, file, LAYOUT)

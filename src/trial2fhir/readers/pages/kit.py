@@ -95,15 +95,14 @@ def split_sections(lines: list[Line], layout: Layout, file: str) -> list[Section
             in_prose = current is not None and current.prose
             if not layout.blurbs:
                 opens = True
-            elif spec.blurb is not None and following == spec.blurb:
-                opens, skip = True, nxt - i if nxt is not None else 0
-            elif (not in_prose and _is_blurb_like(following) and layout.heading(following) is None
-                  and spec.key not in {s.key for s in out}):
+            elif (spec.blurb is not None and following == spec.blurb) or (
+                    not in_prose and _is_blurb_like(following) and layout.heading(following) is None
+                    and spec.key not in {s.key for s in out}):
                 opens, skip = True, nxt - i if nxt is not None else 0
             else:
                 opens = spec.bare and len(out) == 1
             if opens:
-                name = layout.heading_name(text)
+                name = layout.heading_name(text) or text
                 if name in seen:
                     raise RecordError(file, line.place, f'section "{name}" appears twice (first at '
                                       f"{seen[name].place}): one page per file")

@@ -53,7 +53,7 @@ class FieldRule(_Spec):
         if self.when is None:
             return True
         path, negate, value = re.split(r"(!?=)", self.when, maxsplit=1)
-        return (get(path.strip()) == value.strip()) != (negate == "!=")
+        return bool(get(path.strip()) == value.strip()) != (negate == "!=")
 
 
 class SectionRule(_Spec):
@@ -156,6 +156,8 @@ def load(name: str) -> Layout:
     file = resources.files("trial2fhir.readers.pages") / "layouts" / f"{name}.yaml"
     try:
         layout = Layout.model_validate(yaml.safe_load(file.read_text(encoding="utf-8")))
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{file}: not YAML: {exc}") from None
     except ValidationError as exc:
         first = exc.errors()[0]
         raise ValueError(f"{file}: {'.'.join(map(str, first['loc']))}: {first['msg']}") from None

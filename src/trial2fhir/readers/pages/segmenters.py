@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+
 from trial2fhir.errors import RecordError
 from trial2fhir.model import Trial
+from trial2fhir.readers.criteria import split_criteria
 from trial2fhir.readers.pages import arms, people
 from trial2fhir.readers.pages.kit import Draft, Line, page_lines, paragraphs, solid, split_sections
 from trial2fhir.readers.pages.layout import FieldRule, Layout, SectionRule
@@ -51,6 +53,19 @@ def listed(draft: Draft, lines: list[Line], rule: SectionRule) -> None:
     """One item per line, exact duplicates dropped."""
     assert rule.to is not None
     draft.extend(rule.to, [line.text.strip() for line in solid(lines)], _first(lines))
+
+
+def criteria(draft: Draft, lines: list[Line], rule: SectionRule) -> None:
+    """The criteria text verbatim into ``<to>.criteria``; its items from the one criteria parser."""
+    body = paragraphs(lines)
+    if body is None:
+        return
+    first = _first(lines)
+    path = rule.to or "eligibility"
+    inclusion, exclusion = split_criteria(body)
+    draft.put(f"{path}.criteria", body, first)
+    draft.put(f"{path}.inclusion", inclusion, first)
+    draft.put(f"{path}.exclusion", exclusion, first)
 
 
 def skip(_draft: Draft, _lines: list[Line], _rule: SectionRule) -> None:
@@ -155,6 +170,7 @@ SEGMENTERS: dict[str, Segmenter] = {
     "header": header,
     "text": text,
     "list": listed,
+    "criteria": criteria,
     "skip": skip,
     "lost": lost,
     "shapes": shapes,

@@ -255,4 +255,5 @@ SHAPES: Mapping[str, Shape] = {
     "names": lambda text: [{"name": n} for n in split_list(text, ",")] or None,  # interventions, untyped
     # Commas occur inside condition names ("Lupus Nephritis, Class IV"): split at ; and | only.
     "conditions": lambda text: split_list(text, ";|") or None,
+    "site_count": lambda text: int(m.group(1)) if (m := re.match(r"\s*(\d+)\s+sites?\b", text, re.I)) else None,
 }
