@@ -14,7 +14,7 @@ import types
 import typing
 from functools import cache
 from importlib import resources
-from typing import Any, Literal, Union
+from typing import Any, Union
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
@@ -148,23 +148,28 @@ def _check(layout: Layout, segmenters: typing.Collection[str]) -> list[str]:
     return problems
 
 
-@cache
-def load(name: str) -> Layout:
-    """The layout ``layouts/<name>.yaml``, checked; ValueError naming file and place if wrong."""
+def check(data: Any, source: str) -> Layout:
+    """A layout from its YAML data, checked; ValueError naming ``source`` and the place."""
     from trial2fhir.readers.pages.segmenters import SEGMENTERS  # segmenters import the layout
 
-    file = resources.files("trial2fhir.readers.pages") / "layouts" / f"{name}.yaml"
     try:
-        layout = Layout.model_validate(yaml.safe_load(file.read_text(encoding="utf-8")))
-    except yaml.YAMLError as exc:
-        raise ValueError(f"{file}: not YAML: {exc}") from None
+        layout = Layout.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
-        raise ValueError(f"{file}: {'.'.join(map(str, first['loc']))}: {first['msg']}") from None
+        raise ValueError(f"{source}: {'.'.join(map(str, first['loc']))}: {first['msg']}") from None
     problems = _check(layout, SEGMENTERS)
     if problems:
-        raise ValueError(f"{file}: {problems[0]}" + (f" (and {len(problems) - 1} more)" if problems[1:] else ""))
+        more = f" (and {len(problems) - 1} more)" if problems[1:] else ""
+        raise ValueError(f"{source}: {problems[0]}{more}")
     return layout
 
 
-LayoutName = Literal["compact", "listing", "summary"]
+@cache
+def load(name: str) -> Layout:
+    """The layout ``layouts/<name>.yaml``, loaded and checked once."""
+    file = resources.files("trial2fhir.readers.pages") / "layouts" / f"{name}.yaml"
+    try:
+        data = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{file}: not YAML: {exc}") from None
+    return check(data, str(file))

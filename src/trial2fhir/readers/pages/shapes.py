@@ -83,7 +83,12 @@ def words(vocab: str) -> Shape:
 
 NCT_IN_TEXT = re.compile(r"\bNCT\d{8}\b")
 _ISO_DATE = re.compile(r"\d{4}(?:-\d{2}(?:-\d{2})?)?")
-_DATE_WORDS = re.compile(r"(?:\d{1,2}\s+)?[A-Za-z]{3,9}\.?\s+(?:\d{1,2},?\s+)?\d{4}|\d{4}-\d{2}(?:-\d{2})?|\d{4}")
+_MONTH = (r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sep(?:tember)?"
+          r"|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)")
+# Written dates: "Sep 30, 2027", "30 May 2025", "March 2026", ISO. Only text of this shape is a
+# date; of the shape but not in the calendar (February 30) it is refused, not left unplaced.
+_DATE_WORDS = re.compile(rf"(?:\d{{1,2}}\s+)?{_MONTH}\s+(?:\d{{1,2}},?\s+)?\d{{4}}|{_ISO_DATE.pattern}",
+                         re.IGNORECASE)
 _PARTICIPANTS = re.compile(r"(\d[\d,]*)\s+participants?(?:\s*\((actual|estimated)\))?", re.IGNORECASE)
 _MASKING = re.compile(r"([A-Z]+)\s*(?:\((.*)\))?")
 
