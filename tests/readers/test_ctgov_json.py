@@ -15,7 +15,7 @@ from tests.conftest import shared_files, shared_params
 from trial2fhir.errors import RecordError
 from trial2fhir.model import Age, Source, Trial
 from trial2fhir.readers import ctgov_json
-from trial2fhir.readers.ctgov_json import parse_age, read, sniff, study_to_trial
+from trial2fhir.readers.ctgov_json import read, sniff, study_to_trial
 
 JSON_FILES = shared_files("NCT*.json")
 
@@ -461,15 +461,6 @@ def test_sniff() -> None:
     assert not sniff(b"<clinical_study/>")
     assert not sniff(b"NCT ID: NCT01234567")
     assert not sniff(b"")
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [("18 Years", "18 Years"), ("1 Year", "1 Years"), ("6 months", "6 Months"), ("N/A", None), (None, None)],
-)
-def test_parse_age(text: str | None, expected: str | None) -> None:
-    age = parse_age(text)
-    assert (str(age) if age else None) == expected
 
 
 def test_bad_age_is_an_error(studies: list[dict[str, Any]]) -> None:

@@ -13,7 +13,7 @@ from tests.conftest import shared_files, shared_params
 from trial2fhir.errors import RecordError
 from trial2fhir.model import Trial
 from trial2fhir.readers import ctgov_xml
-from trial2fhir.readers.ctgov_xml import classic_date, code, normalise_block, phases, read, sniff, upper_snake
+from trial2fhir.readers.ctgov_xml import code, normalise_block, read, sniff, upper_snake
 
 XML_FILES = shared_files("NCT*.xml")
 
@@ -233,34 +233,6 @@ def test_masking(masking: str, expected: tuple[str, list[str]]) -> None:
     assert (t.design.masking, t.design.who_masked) == expected
 
 
-@pytest.mark.parametrize(
-    ("phase", "expected"),
-    [
-        ("N/A", ["NA"]),
-        ("Early Phase 1", ["EARLY_PHASE1"]),
-        ("Phase 2/Phase 3", ["PHASE2", "PHASE3"]),
-        ("Phase 4", ["PHASE4"]),
-        ("", []),
-    ],
-)
-def test_phases(phase: str, expected: list[str]) -> None:
-    assert phases(phase) == expected
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("March 2015", "2015-03"),
-        ("March 5, 2015", "2015-03-05"),
-        ("December 31, 1999", "1999-12-31"),
-        ("2015-03", "2015-03"),
-        ("Smarch 2015", None),
-    ],
-)
-def test_classic_date(text: str, expected: str | None) -> None:
-    assert classic_date(text) == expected
-
-
 def test_date_types_and_bad_date() -> None:
     t = only_trial(minimal().replace(b"<start_date>", b'<start_date type="Anticipated">'))
     assert t.status.start_date is not None
@@ -285,7 +257,6 @@ def test_vocab_tables_use_api_v2_enums(shared_dir: Path) -> None:
     enums = {k: set(v["enum"]) for k, v in spec["components"]["schemas"].items() if "enum" in v}
     tables: dict[str, Mapping[str, str | None]] = {
         "Status": ctgov_xml.STATUS,
-        "Phase": ctgov_xml.PHASE,
         "StudyType": ctgov_xml.STUDY_TYPE,
         "DesignAllocation": ctgov_xml.ALLOCATION,
         "InterventionalAssignment": ctgov_xml.INTERVENTION_MODEL,
@@ -296,12 +267,10 @@ def test_vocab_tables_use_api_v2_enums(shared_dir: Path) -> None:
         "WhoMasked": ctgov_xml.WHO_MASKED,
         "ArmGroupType": ctgov_xml.ARM_GROUP_TYPE,
         "InterventionType": ctgov_xml.INTERVENTION_TYPE,
-        "AgencyClass": ctgov_xml.AGENCY_CLASS,
         "ResponsiblePartyType": ctgov_xml.RESPONSIBLE_PARTY_TYPE,
         "OfficialRole": ctgov_xml.ROLE,
         "Sex": ctgov_xml.GENDER,
         "SamplingMethod": ctgov_xml.SAMPLING_METHOD,
-        "DateType": ctgov_xml.DATE_TYPE,
     }
     for enum, table in tables.items():
         values = {v for v in table.values() if v is not None}
@@ -310,7 +279,6 @@ def test_vocab_tables_use_api_v2_enums(shared_dir: Path) -> None:
     xsd = (shared_dir / "schemas/ctgov-public/2019.02.14/public.xsd").read_text()
     xsd_tables: dict[str, Mapping[str, object]] = {
         "overall_status_enum": ctgov_xml.STATUS,
-        "agency_class_enum": ctgov_xml.AGENCY_CLASS,
         "intervention_type_enum": ctgov_xml.INTERVENTION_TYPE,
         "study_type_enum": ctgov_xml.STUDY_TYPE,
         "gender_enum": ctgov_xml.GENDER,
@@ -318,7 +286,6 @@ def test_vocab_tables_use_api_v2_enums(shared_dir: Path) -> None:
         "role_enum": ctgov_xml.ROLE,
         "responsible_party_type_enum": ctgov_xml.RESPONSIBLE_PARTY_TYPE,
         "recruitment_status_enum": ctgov_xml.STATUS,
-        "actual_enum": ctgov_xml.DATE_TYPE,
     }
     for simple, xsd_table in xsd_tables.items():
         block = xsd.split(f'name="{simple}"', 1)[1].split("</xs:simpleType>", 1)[0]

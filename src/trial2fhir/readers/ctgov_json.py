@@ -19,11 +19,10 @@ from trial2fhir.errors import RecordError
 from trial2fhir.model import NCT_ID_PATTERN, Age, Source, Trial
 from trial2fhir.readers.base import ReadResult
 from trial2fhir.readers.criteria import split_criteria
+from trial2fhir.readers.values import parse_age, parse_date
 
 FORMAT = "ctgov-api-v2-json"
 _NCT_RE = re.compile(NCT_ID_PATTERN)
-_AGE_RE = re.compile(r"^\s*(\d+)\s*(year|month|week|day|hour|minute)s?\s*$", re.IGNORECASE)
-_NO_AGE = {"", "N/A", "NA", "NONE", "NO LIMIT"}
 
 Fields = dict[str, Any]
 
@@ -31,20 +30,6 @@ Fields = dict[str, Any]
 def sniff(head: bytes) -> bool:
     start = head.lstrip(b"\xef\xbb\xbf").lstrip()
     return start[:1] in (b"{", b"[")
-
-
-# --- shared helpers (also used by the classic XML reader) ------------------------------------
-
-
-def parse_age(text: str | None) -> Age | None:
-    """``18 Years`` / ``1 Year`` -> Age(18, "Years"); None for absent or ``N/A``; ValueError else."""
-    if text is None or text.strip().upper() in _NO_AGE:
-        return None
-    m = _AGE_RE.match(text)
-    if not m:
-        raise ValueError(f"unreadable age {text!r}")
-    unit = m.group(2).capitalize() + "s"
-    return Age.model_validate({"value": int(m.group(1)), "unit": unit})
 
 
 def escape_pointer(key: str) -> str:
@@ -120,10 +105,17 @@ class _Node:
         if v is None:
             return None
         if isinstance(v, str):
-            return {"date": v.strip()}
+            return {"date": self._date(self, key)}
         node = self.obj(key)
         date = node.text("date")
-        return None if date is None else {"date": date, "type": node.text("type")}
+        return None if date is None else {"date": self._date(node, "date"), "type": node.text("type")}
+
+    @staticmethod
+    def _date(node: _Node, key: str) -> str:
+        try:
+            return parse_date(str(node.value[key])).date
+        except ValueError as exc:
+            raise node.error(str(exc), key) from None
 
     def age(self, key: str) -> Age | None:
         try:

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import re
 import textwrap
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, TypeVar
 
 from lxml import etree
 from pydantic import ValidationError
@@ -21,7 +21,14 @@ from trial2fhir.errors import RecordError
 from trial2fhir.model import NCT_ID_PATTERN, Source, Trial
 from trial2fhir.readers.base import ReadResult
 from trial2fhir.readers.criteria import split_criteria
-from trial2fhir.readers.ctgov_json import parse_age
+from trial2fhir.readers.values import (
+    agency_class,
+    parse_age,
+    parse_date,
+    parse_date_type,
+    parse_enrollment,
+    parse_phases,
+)
 
 FORMAT = "ctgov-classic-xml"
 _NCT_RE = re.compile(NCT_ID_PATTERN)
@@ -44,16 +51,6 @@ STATUS = {
     "Approved for marketing": "APPROVED_FOR_MARKETING",
     "Withheld": "WITHHELD",
 }
-PHASE = {
-    "N/A": "NA",
-    "Early Phase 1": "EARLY_PHASE1",
-    "Phase 0": "EARLY_PHASE1",
-    "Phase 1": "PHASE1",
-    "Phase 2": "PHASE2",
-    "Phase 3": "PHASE3",
-    "Phase 4": "PHASE4",
-}
-"""One phase; combined values such as ``Phase 1/Phase 2`` are split on ``/``."""
 STUDY_TYPE: dict[str, str | None] = {
     "Interventional": "INTERVENTIONAL",
     "Observational": "OBSERVATIONAL",
@@ -137,7 +134,6 @@ INTERVENTION_TYPE = {
     "Radiation": "RADIATION",
     "Other": "OTHER",
 }
-AGENCY_CLASS = {"NIH": "NIH", "U.S. Fed": "FED", "Industry": "INDUSTRY", "Other": "OTHER"}
 RESPONSIBLE_PARTY_TYPE = {
     "Sponsor": "SPONSOR",
     "Principal Investigator": "PRINCIPAL_INVESTIGATOR",
@@ -151,37 +147,14 @@ ROLE = {
 }
 GENDER = {"All": "ALL", "Both": "ALL", "Female": "FEMALE", "Male": "MALE"}
 SAMPLING_METHOD = {"Probability Sample": "PROBABILITY_SAMPLE", "Non-Probability Sample": "NON_PROBABILITY_SAMPLE"}
-DATE_TYPE = {"Actual": "ACTUAL", "Anticipated": "ESTIMATED", "Estimate": "ESTIMATED", "Estimated": "ESTIMATED"}
 YES_NO = {"Yes": True, "No": False}
 HEALTHY_VOLUNTEERS = {"Accepts Healthy Volunteers": True, "Yes": True, "No": False}
-MONTHS = {
-    m: i
-    for i, m in enumerate(
-        [
-            "January",
-            "February",
-            "March",
-            "April",
-            "May",
-            "June",
-            "July",
-            "August",
-            "September",
-            "October",
-            "November",
-            "December",
-        ],
-        1,
-    )
-}
-
-_DATE_RE = re.compile(r"^(?P<month>[A-Za-z]+)\s+(?:(?P<day>\d{1,2}),\s*)?(?P<year>\d{4})$")
-_ISO_DATE_RE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
 _MASKING_RE = re.compile(r"^(?P<level>[^(]+?)\s*(?:\((?P<who>[^)]*)\))?$")
 _ENTITY_DECL = re.compile(rb"<!ENTITY", re.IGNORECASE)
 _DOCTYPE = re.compile(rb"<!DOCTYPE", re.IGNORECASE)
 
 Fields = dict[str, Any]
+T = TypeVar("T")
 
 
 def upper_snake(value: str) -> str:
@@ -256,15 +229,29 @@ class _El:
         return table[value]
 
     def date(self, path: str) -> Fields | None:
-        el = self.find(path)
-        value = el.text()
-        if value is None or value.casefold() == "unknown":
+        value = self.text(path)
+        date = None if value is None or value.casefold() == "unknown" else self.parse(parse_date, path)
+        return None if date is None else {"date": date.date, "type": self.parse_attr(parse_date_type, path, "type")}
+
+    def parse(self, parser: Callable[[str], T], path: str) -> T | None:
+        """The text at ``path`` through a value parser; a ValueError becomes an error naming its place."""
+        value = self.text(path)
+        if value is None:
             return None
-        iso = classic_date(value)
-        if iso is None:
-            raise self.error(f"unreadable date {value!r}", path)
-        kind = None if el.el is None else el.el.get("type")
-        return {"date": iso, "type": code(DATE_TYPE, kind) if kind else None}
+        try:
+            return parser(value)
+        except ValueError as exc:
+            raise self.error(str(exc), path) from None
+
+    def parse_attr(self, parser: Callable[[str], T], path: str, attr: str) -> T | None:
+        el = self.find(path).el
+        value = None if el is None else el.get(attr)
+        if value is None:
+            return None
+        try:
+            return parser(value)
+        except ValueError as exc:
+            raise self.error(str(exc), f"{path}/@{attr}") from None
 
 
 def normalise_block(text: str | None) -> str | None:
@@ -274,19 +261,6 @@ def normalise_block(text: str | None) -> str | None:
     lines = [line.rstrip() for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
     result = textwrap.dedent("\n".join(lines)).strip("\n")
     return result or None
-
-
-def classic_date(value: str) -> str | None:
-    """``March 2015`` -> ``2015-03``; ``March 5, 2015`` -> ``2015-03-05``; ISO forms pass through."""
-    value = value.strip()
-    if _ISO_DATE_RE.match(value):
-        return value
-    m = _DATE_RE.match(value)
-    month = MONTHS.get(m.group("month").capitalize()) if m else None
-    if m is None or month is None:
-        return None
-    day = m.group("day")
-    return f"{m.group('year')}-{month:02d}" + (f"-{int(day):02d}" if day else "")
 
 
 def person_name(el: _El) -> str | None:
@@ -353,7 +327,14 @@ def _status(r: _El) -> Fields:
 def _sponsor(el: _El) -> Fields | None:
     if el.el is None:
         return None
-    return {"name": el.text("agency"), "agency_class": el.code("agency_class", AGENCY_CLASS)}
+    return {"name": el.text("agency"), "agency_class": el.parse(_agency_class, "agency_class")}
+
+
+def _agency_class(value: str) -> str | None:
+    try:
+        return agency_class(value)
+    except ValueError:  # classic policy: a term new to us is kept upper-snake-cased, not refused
+        return upper_snake(value)
 
 
 def _sponsors(r: _El) -> Fields:
@@ -398,14 +379,6 @@ def _description(r: _El) -> Fields:
     }
 
 
-def phases(value: str | None) -> list[str]:
-    """``Phase 1/Phase 2`` -> [PHASE1, PHASE2]; ``N/A`` -> [NA] as API v2 writes it."""
-    if not value:
-        return []
-    parts = [value] if value.casefold() in {k.casefold() for k in PHASE} else value.split("/")
-    return [c for p in parts if (c := code(PHASE, p.strip()))]
-
-
 def _masking(d: _El) -> tuple[str | None, list[str]]:
     value = d.text("masking")
     m = _MASKING_RE.match(value) if value else None
@@ -421,15 +394,15 @@ def _masking(d: _El) -> tuple[str | None, list[str]]:
 def _design(r: _El) -> Fields:
     d = r.find("study_design_info")
     study_type = r.text("study_type")
-    phase = r.text("phase")
     masking, who_masked = _masking(d)
-    enrollment = r.find("enrollment")
-    count = enrollment.text()
-    kind = None if enrollment.el is None else enrollment.el.get("type")
+    parsed = r.parse(parse_enrollment, "enrollment")
+    enrollment = None if parsed is None else parsed.model_dump()
+    if enrollment is not None and enrollment["type"] is None:
+        enrollment["type"] = r.parse_attr(parse_date_type, "enrollment", "type")
     return {
         "design": {
             "study_type": code(STUDY_TYPE, study_type),
-            "phases": phases(phase),
+            "phases": r.parse(parse_phases, "phase") or [],
             "allocation": d.code("allocation", ALLOCATION),
             "intervention_model": d.code("intervention_model", INTERVENTION_MODEL),
             "intervention_model_description": d.text("intervention_model_description"),
@@ -439,9 +412,7 @@ def _design(r: _El) -> Fields:
             "masking": masking,
             "masking_description": d.text("masking_description"),
             "who_masked": who_masked,
-            "enrollment": (
-                {"count": count, "type": code(DATE_TYPE, kind) if kind else None} if count is not None else None
-            ),
+            "enrollment": enrollment,
             "patient_registry": True if study_type and "Patient Registry" in study_type else None,
             "target_duration": r.text("target_duration"),
         }
@@ -496,13 +467,6 @@ def _outcomes(r: _El) -> Fields:
     }
 
 
-def _age(e: _El, path: str) -> Any:
-    try:
-        return parse_age(e.text(path))
-    except ValueError as exc:
-        raise e.error(str(exc), path) from None
-
-
 def _eligibility(r: _El) -> Fields:
     e = r.find("eligibility")
     criteria = e.block("criteria")
@@ -515,8 +479,8 @@ def _eligibility(r: _El) -> Fields:
             "sex": e.code("gender", GENDER),
             "gender_based": e.flag("gender_based"),
             "gender_description": e.text("gender_description"),
-            "minimum_age": _age(e, "minimum_age"),
-            "maximum_age": _age(e, "maximum_age"),
+            "minimum_age": e.parse(parse_age, "minimum_age"),
+            "maximum_age": e.parse(parse_age, "maximum_age"),
             "healthy_volunteers": e.flag("healthy_volunteers", HEALTHY_VOLUNTEERS),
             "study_population": e.block("study_pop"),
             "sampling_method": e.code("sampling_method", SAMPLING_METHOD),

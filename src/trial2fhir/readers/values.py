@@ -1,88 +1,204 @@
-"""STAND-IN for helper "model"'s value-parser module (branch h-model), written to its contract so
-the page readers can be built before it lands; replaced by theirs at merge."""
+"""The value parsers every reader shares: dates, ages, phases, enrollment, agency classes.
+
+Registries write these values in words ("January 15, 2020", "18 Years", "Phase 1/Phase 2",
+"120 (Estimated)", "U.S. Fed"); each parser returns the Trial model's form (ISO partial dates
+with their precision, API v2 enum spelling) or raises ``ValueError`` with a message quoting the
+value, so the reader can name the place. Digits are ASCII only: ``\\d`` would also accept
+Arabic-Indic or full-width digits, which no registry writes and ``int()`` silently converts.
+"""
 
 from __future__ import annotations
 
+import calendar
 import re
-from datetime import date
 
 from trial2fhir.model import Age, Enrollment, PartialDate
 
-_MONTHS = {m: i for i, m in enumerate(
-    ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], start=1)}
-_UNITS = {"year": "Years", "month": "Months", "week": "Weeks", "day": "Days", "hour": "Hours",
-          "minute": "Minutes", "y": "Years", "yr": "Years", "yrs": "Years"}
+_MONTHS = {name.casefold(): i for i, name in enumerate(calendar.month_name) if name}
+_MONTHS |= {name.casefold(): i for i, name in enumerate(calendar.month_abbr) if name}
+_MONTHS["sept"] = 9
+
+_ISO_DATE = re.compile(r"([0-9]{4})(?:-([0-9]{2})(?:-([0-9]{2}))?)?")
+_MONTH_YEAR = re.compile(r"([A-Za-z]+)\s+([0-9]{4})")
+_MONTH_DAY_YEAR = re.compile(r"([A-Za-z]+)\s+([0-9]{1,2})\s*,?\s*([0-9]{4})")
+_DAY_MONTH_YEAR = re.compile(r"([0-9]{1,2})\s+([A-Za-z]+)\s*,?\s*([0-9]{4})")
 
 
-def _month(word: str) -> int:
-    m = _MONTHS.get(word[:3].lower())
-    if m is None or not (word.lower() == word[:3].lower() or "january february march april may june july "
-                         "august september october november december".find(word.lower()) >= 0):
-        raise ValueError(f"not a date: {word!r}")
-    return m
+def _checked(text: str, year: str, month: int | None, day: int | None) -> PartialDate:
+    """The PartialDate for year[-month[-day]], refusing dates no calendar has."""
+    y = int(year)
+    if y < 1:
+        raise ValueError(f"impossible date {text!r}: year {year}")
+    if month is None:
+        return PartialDate(date=year)
+    if not 1 <= month <= 12:
+        raise ValueError(f"impossible date {text!r}: there is no month {month}")
+    if day is None:
+        return PartialDate(date=f"{year}-{month:02d}")
+    last = calendar.monthrange(y, month)[1]
+    if not 1 <= day <= last:
+        raise ValueError(f"impossible date {text!r}: {calendar.month_name[month]} {year} has {last} days")
+    return PartialDate(date=f"{year}-{month:02d}-{day:02d}")
+
+
+def _month(text: str, name: str) -> int:
+    month = _MONTHS.get(name.casefold())
+    if month is None:
+        raise ValueError(f"unreadable date {text!r}: {name!r} is not a month")
+    return month
 
 
 def parse_date(text: str) -> PartialDate:
-    t = " ".join(text.split())
-    try:
-        if m := re.fullmatch(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?", t):
-            y, mo, d = m.groups()
-            if d:
-                date(int(y), int(mo), int(d))
-            elif mo and not 1 <= int(mo) <= 12:
-                raise ValueError
-            return PartialDate(date=t)
-        if m := re.fullmatch(r"([A-Za-z]+)\s+(\d{4})", t):
-            return PartialDate(date=f"{m[2]}-{_month(m[1]):02d}")
-        if m := re.fullmatch(r"([A-Za-z]+)\s+(\d{1,2}),?\s+(\d{4})", t):
-            return PartialDate(date=date(int(m[3]), _month(m[1]), int(m[2])).isoformat())
-        if m := re.fullmatch(r"(\d{1,2})\s+([A-Za-z]+),?\s+(\d{4})", t):
-            return PartialDate(date=date(int(m[3]), _month(m[2]), int(m[1])).isoformat())
-    except ValueError:
-        raise ValueError(f"impossible date {text!r}") from None
-    raise ValueError(f"not a date: {text!r}")
+    """``2020``, ``2020-01``, ``2020-01-15``, ``January 2020``, ``Jan 15, 2020``, ``15 January
+    2020`` -> PartialDate keeping the precision given; ValueError for unreadable or impossible dates."""
+    clean = " ".join(text.replace(".", " ").split())
+    if m := _ISO_DATE.fullmatch(clean):
+        return _checked(text, m[1], int(m[2]) if m[2] else None, int(m[3]) if m[3] else None)
+    if m := _MONTH_YEAR.fullmatch(clean):
+        return _checked(text, m[2], _month(text, m[1]), None)
+    if m := _MONTH_DAY_YEAR.fullmatch(clean):
+        return _checked(text, m[3], _month(text, m[1]), int(m[2]))
+    if m := _DAY_MONTH_YEAR.fullmatch(clean):
+        return _checked(text, m[3], _month(text, m[2]), int(m[1]))
+    raise ValueError(f"unreadable date {text!r}")
 
 
-def parse_age(text: str) -> Age | None:
-    t = text.strip()
-    if t.upper() in ("N/A", "NA", ""):
+DATE_TYPE = {"actual": "ACTUAL", "anticipated": "ESTIMATED", "estimate": "ESTIMATED", "estimated": "ESTIMATED"}
+
+
+def parse_date_type(text: str) -> str:
+    """``Actual`` -> ACTUAL; ``Anticipated``/``Estimated`` -> ESTIMATED (API v2 DateType)."""
+    kind = DATE_TYPE.get(text.strip().casefold())
+    if kind is None:
+        raise ValueError(f"unknown date type {text!r} (expected Actual, Anticipated or Estimated)")
+    return kind
+
+
+_AGE_UNITS = {
+    "year": "Years", "years": "Years", "y": "Years", "yr": "Years", "yrs": "Years",
+    "month": "Months", "months": "Months", "mo": "Months", "mos": "Months",
+    "week": "Weeks", "weeks": "Weeks", "wk": "Weeks", "wks": "Weeks",
+    "day": "Days", "days": "Days",
+    "hour": "Hours", "hours": "Hours", "hr": "Hours", "hrs": "Hours",
+    "minute": "Minutes", "minutes": "Minutes", "min": "Minutes", "mins": "Minutes",
+}  # fmt: skip
+_AGE = re.compile(r"([0-9]+)\s*([A-Za-z]+)")
+_NO_AGE = frozenset({"", "n/a", "na", "none", "no limit", "not applicable"})
+
+
+def parse_age(text: str | None) -> Age | None:
+    """``18 Years``, ``1 Year``, ``6 months`` -> Age; None for absent, ``N/A`` or ``No limit``."""
+    if text is None or text.strip().casefold() in _NO_AGE:
         return None
-    m = re.fullmatch(r"(\d+)\s*([A-Za-z]+)", t)
-    unit = _UNITS.get(m[2].lower().rstrip("s")) or _UNITS.get(m[2].lower()) if m else None
-    if not m or unit is None:
-        raise ValueError(f"not an age: {text!r}")
+    m = _AGE.fullmatch(text.strip().rstrip("."))
+    unit = _AGE_UNITS.get(m[2].casefold()) if m else None
+    if m is None or unit is None:
+        raise ValueError(f"unreadable age {text!r}")
     return Age.model_validate({"value": int(m[1]), "unit": unit})
 
 
+_NO_PHASE = frozenset({"n/a", "na", "not applicable", "n_a"})
+_ROMAN = {"0": 0, "1": 1, "2": 2, "3": 3, "4": 4, "i": 1, "ii": 2, "iii": 3, "iv": 4}
+_PHASE_TOKEN = re.compile(
+    r"""\s*(?:
+        (?P<early>early[\s_-]*phase[\s_-]*(?:1|i)(?![a-z0-9]))
+      | phase[\s_-]*(?P<phase>[0-4]|iv|iii|ii|i)(?![a-z0-9])
+      | (?P<bare>[0-4]|iv|iii|ii|i)(?![a-z0-9])
+      | (?P<sep>[/,&|+;]|and(?![a-z]))
+    )\s*""",
+    re.IGNORECASE | re.VERBOSE,
+)
+
+
+def _phase_code(number: int) -> str:
+    return "EARLY_PHASE1" if number == 0 else f"PHASE{number}"
+
+
 def parse_phases(text: str) -> list[str]:
-    t = text.strip()
-    if t.upper() in ("N/A", "NA", "NOT APPLICABLE", "NOT_APPLICABLE"):
+    """``Phase 1/Phase 2``, ``Phase 2 Phase 3``, ``PHASE1, PHASE2``, ``Phase 1/2``, ``Early Phase 1``
+    -> API v2 phases in order, each once; ``N/A`` -> [NA]; blank -> []; ValueError otherwise.
+    ``Phase 0`` is API v2's EARLY_PHASE1 (the registry's own label for exploratory phase 0 trials)."""
+    clean = text.strip()
+    if not clean:
+        return []
+    if clean.casefold() in _NO_PHASE:
         return ["NA"]
-    out: list[str] = []
-    for part in re.findall(r"(early[\s_]*phase[\s_]*1|phase[\s_]*[1-4])", t, re.IGNORECASE):
-        key = re.sub(r"[\s_]", "", part.upper()).replace("EARLYPHASE", "EARLY_PHASE")
-        if key not in out:
-            out.append(key)
-    rest = re.sub(r"(early[\s_]*phase[\s_]*1|phase[\s_]*[1-4])", "", t, flags=re.IGNORECASE)
-    if not out or re.search(r"\w", rest):
-        raise ValueError(f"not a phase: {text!r}")
-    return out
+    phases: list[str] = []
+    pos, seen_phase = 0, False
+    while pos < len(clean):
+        m = _PHASE_TOKEN.match(clean, pos)
+        if m is None or m.end() == pos:
+            raise ValueError(f"unreadable phase {text!r}")
+        pos = m.end()
+        if m["sep"]:
+            continue
+        if m["bare"] and not seen_phase:  # "1/2" alone is no phase; "Phase 1/2" is
+            raise ValueError(f"unreadable phase {text!r}")
+        found = "EARLY_PHASE1" if m["early"] else _phase_code(_ROMAN[(m["phase"] or m["bare"]).casefold()])
+        seen_phase = True
+        if found not in phases:
+            phases.append(found)
+    if not phases:
+        raise ValueError(f"unreadable phase {text!r}")
+    return phases
+
+
+_ENROLLMENT_TYPE = {"actual": "ACTUAL", "estimated": "ESTIMATED", "anticipated": "ESTIMATED", "estimate": "ESTIMATED"}
+_COUNT = r"(?P<count>[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)"
+_UNIT = r"(?:\s*(?:participants?|subjects?|patients?|people|persons?))?"
+_KIND = r"(?P<kind>[A-Za-z]+)"
+_ENROLLMENT = (
+    re.compile(rf"{_COUNT}{_UNIT}(?:\s*\(\s*{_KIND}\s*\))?", re.IGNORECASE),
+    re.compile(rf"{_COUNT}{_UNIT}\s+{_KIND}", re.IGNORECASE),
+    re.compile(rf"{_KIND}\s*:?\s*{_COUNT}{_UNIT}", re.IGNORECASE),
+)
 
 
 def parse_enrollment(text: str) -> Enrollment | None:
-    m = re.fullmatch(r"\s*(?:(actual|estimated|anticipated)\s*:\s*)?(\d[\d,]*)\s*(?:participants?|subjects?|"
-                     r"patients?|people)?\s*(?:\(\s*(\w+)\s*\))?\s*", text, re.IGNORECASE)
-    kinds = {"estimated": "ESTIMATED", "anticipated": "ESTIMATED", "actual": "ACTUAL"}
-    kind = (m[1] or m[3] or "").lower() if m else ""
-    if not m or (kind and kind not in kinds):
-        raise ValueError(f"not an enrollment: {text!r}")
-    return Enrollment.model_validate({"count": int(m[2].replace(",", "")), "type": kinds.get(kind)})
+    """``120 (Estimated)``, ``Actual: 40``, ``40 participants``, ``1,200`` -> Enrollment;
+    None for a blank or ``N/A`` value; ValueError otherwise."""
+    clean = " ".join(text.split())
+    if clean.casefold() in {"", "n/a", "na"}:
+        return None
+    for pattern in _ENROLLMENT:
+        m = pattern.fullmatch(clean)
+        if m is None:
+            continue
+        kind = m["kind"]
+        if kind is not None and kind.casefold() not in _ENROLLMENT_TYPE:
+            continue
+        count = int(m["count"].replace(",", ""))
+        return Enrollment.model_validate({"count": count, "type": _ENROLLMENT_TYPE[kind.casefold()] if kind else None})
+    raise ValueError(f"unreadable enrollment {text!r}")
 
 
-_CLASSES = {"NIH": "NIH", "FED": "FED", "U_S_FED": "FED", "US_FED": "FED", "OTHER_GOV": "OTHER_GOV",
-            "INDIV": "INDIV", "INDIVIDUAL": "INDIV", "INDUSTRY": "INDUSTRY", "NETWORK": "NETWORK",
-            "AMBIG": "AMBIG", "OTHER": "OTHER", "UNKNOWN": "UNKNOWN"}
+AGENCY_CLASSES = frozenset({"NIH", "FED", "OTHER_GOV", "INDIV", "INDUSTRY", "NETWORK", "AMBIG", "OTHER", "UNKNOWN"})
+"""API v2 AgencyClass (ctg-oas-v2.yaml 2.0.5)."""
+_AGENCY_ALIASES = {
+    "U_S_FED": "FED", "US_FED": "FED", "FEDERAL": "FED", "U_S_FEDERAL": "FED",
+    "INDIVIDUAL": "INDIV", "OTHER_GOVERNMENT": "OTHER_GOV", "OTHER_GOVT": "OTHER_GOV",
+    "AMBIGUOUS": "AMBIG",
+}  # fmt: skip
 
 
 def agency_class(text: str) -> str | None:
-    return _CLASSES.get(re.sub(r"[^A-Z0-9]+", "_", text.upper()).strip("_"))
+    """``Industry`` -> INDUSTRY, ``NIH``, ``U.S. Fed`` -> FED, ``Other`` -> OTHER (API v2 AgencyClass);
+    None for a blank value; ValueError for a word that is no agency class."""
+    key = re.sub(r"[^A-Z0-9]+", "_", text.upper()).strip("_")
+    if not key:
+        return None
+    key = _AGENCY_ALIASES.get(key, key)
+    if key not in AGENCY_CLASSES:
+        raise ValueError(f"unknown agency class {text!r} (expected one of {', '.join(sorted(AGENCY_CLASSES))})")
+    return key
+
+
+__all__ = [
+    "AGENCY_CLASSES",
+    "agency_class",
+    "parse_age",
+    "parse_date",
+    "parse_date_type",
+    "parse_enrollment",
+    "parse_phases",
+]

@@ -38,7 +38,6 @@ VOCAB: dict[str, frozenset[str]] = {
         "study_type": "EXPANDED_ACCESS INTERVENTIONAL OBSERVATIONAL",
         "phase": "NA EARLY_PHASE1 PHASE1 PHASE2 PHASE3 PHASE4",
         "sex": "FEMALE MALE ALL",
-        "agency_class": "NIH FED OTHER_GOV INDIV INDUSTRY NETWORK AMBIG OTHER UNKNOWN",
         "allocation": "RANDOMIZED NON_RANDOMIZED NA",
         "intervention_model": "SINGLE_GROUP PARALLEL CROSSOVER FACTORIAL SEQUENTIAL",
         "primary_purpose": "TREATMENT PREVENTION DIAGNOSTIC ECT SUPPORTIVE_CARE SCREENING "
@@ -54,12 +53,10 @@ VOCAB: dict[str, frozenset[str]] = {
         "intervention_type": "BEHAVIORAL BIOLOGICAL COMBINATION_PRODUCT DEVICE DIAGNOSTIC_TEST "
                              "DIETARY_SUPPLEMENT DRUG GENETIC PROCEDURE RADIATION OTHER",
     }.items()
-}
+} | {"agency_class": values.AGENCY_CLASSES}
 ALIASES: dict[str, dict[str, str]] = {
     "status": {"UNKNOWN_STATUS": "UNKNOWN", "ACTIVE": "ACTIVE_NOT_RECRUITING"},
     "sex": {"BOTH": "ALL", "ALL_SEXES": "ALL", "ALL_GENDERS": "ALL"},
-    "agency_class": {"U_S_FED": "FED", "US_FED": "FED", "INDIVIDUAL": "INDIV",
-                     "OTHER_GOVERNMENT": "OTHER_GOV"},
 }
 ALIASES["site_status"] = ALIASES["status"]
 
@@ -125,9 +122,6 @@ def _date(pattern: re.Pattern[str]) -> Shape:
 
 def phases_words(text: str) -> list[str] | None:
     """``Phase 1/2``, ``Phase I/II``, ``Phase 2 Phase 3``, ``N/A`` -> API v2 phases."""
-    roman = {"I": "1", "II": "2", "III": "3", "IV": "4"}
-    text = re.sub(r"\b(IV|I{1,3})\b", lambda m: roman[m.group(1)], text)
-    text = re.sub(r"(?<=[/&,])\s*(\d)\b", r"Phase \1", text)  # Phase 1/2 -> Phase 1/Phase 2
     try:
         return values.parse_phases(text) or None
     except ValueError:
@@ -161,10 +155,12 @@ def sponsor(text: str) -> dict[str, Any] | None:
     agency class (``Sun Yat-sen University (SYSU)``) stays part of the name."""
     text = " ".join(text.split())
     m = re.fullmatch(r"(.+?)\s*\(([^()]+)\)", text)
-    if m:
-        agency = values.agency_class(m.group(2))
-        if agency:
-            return {"name": m.group(1), "agency_class": agency}
+    try:
+        agency = values.agency_class(m.group(2)) if m else None
+    except ValueError:
+        agency = None
+    if m and agency:
+        return {"name": m.group(1), "agency_class": agency}
     return {"name": text, "agency_class": None} if text else None
 
 
