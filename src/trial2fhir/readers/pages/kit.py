@@ -19,7 +19,7 @@ from trial2fhir.model import SourceFormat, Trial
 from trial2fhir.readers.base import ReadResult, decode_text
 
 if TYPE_CHECKING:
-    from trial2fhir.readers.pages.layout import Layout
+    from trial2fhir.readers.pages.layout import Heading, Layout
 
 
 class Line(NamedTuple):
@@ -77,53 +77,62 @@ def split_sections(lines: list[Line], layout: Layout, file: str) -> list[Section
     its exact blurb follows, or (outside prose) any blurb-like sentence follows a heading not yet
     seen, or it is ``bare`` and first. A heading seen twice, or a page heading after the page's
     end marker, is a RecordError: two pages in one file must not become one merged record."""
+    name_of = layout.heading_finder()  # hot loop: one lookup per line, nothing else per plain line
+    ends, boilerplate, headings = layout.end_markers, layout.boilerplate, layout.headings
     out = [Section("", "", None)]
+    current: Heading | None = None  # the spec of the section being filled
     seen: dict[str, Line] = {}
     i = 0
     while i < len(lines):
         line = lines[i]
         text = line.text.strip()
-        if text in layout.end_markers:
+        name = name_of(text)
+        if name is not None and _opens(lines, i, headings[name], current, out, layout):
+            if name in seen:
+                raise RecordError(file, line.place, f'section "{name}" appears twice (first at '
+                                  f"{seen[name].place}): one page per file")
+            seen[name] = line
+            out.append(Section(headings[name].key, name, line))
+            current = headings[name]
+            i += 1
+            if layout.blurbs:  # the blurb, when it follows, is no content
+                nxt = _next_solid(lines, i)
+                if nxt is not None and (lines[nxt].text.strip() == current.blurb
+                                        or (current.blurb is None and _is_blurb_like(lines[nxt].text.strip()))):
+                    i = nxt + 1
+            continue
+        if text in ends:
             _check_tail(lines[i + 1:], layout, file)
             break
-        spec = layout.heading(text)
-        skip = 0
-        if spec is not None:
-            nxt = next((k for k in range(i + 1, len(lines)) if lines[k].text.strip()), None)
-            following = lines[nxt].text.strip() if nxt is not None else ""
-            current = layout.headings.get(out[-1].heading)
-            in_prose = current is not None and current.prose
-            if not layout.blurbs:
-                opens = True
-            elif (spec.blurb is not None and following == spec.blurb) or (
-                    not in_prose and _is_blurb_like(following) and layout.heading(following) is None
-                    and spec.key not in {s.key for s in out}):
-                opens, skip = True, nxt - i if nxt is not None else 0
-            else:
-                opens = spec.bare and len(out) == 1
-            if opens:
-                name = layout.heading_name(text) or text
-                if name in seen:
-                    raise RecordError(file, line.place, f'section "{name}" appears twice (first at '
-                                      f"{seen[name].place}): one page per file")
-                seen[name] = line
-                out.append(Section(spec.key, name, line))
-                i += skip + 1
-                continue
-        if text in layout.boilerplate:
-            i += 1
-            continue
-        current = layout.headings.get(out[-1].heading)
-        if current is None or current.blurb is None or text != current.blurb:
+        if text not in boilerplate and (current is None or text != current.blurb):
             out[-1].lines.append(line)  # a blurb repeated inside its section is still the blurb
         i += 1
     return out
 
 
+def _next_solid(lines: list[Line], i: int) -> int | None:
+    return next((k for k in range(i, len(lines)) if lines[k].text.strip()), None)
+
+
+def _opens(lines: list[Line], i: int, spec: Heading, current: Heading | None, out: list[Section],
+           layout: Layout) -> bool:
+    """Whether the heading line ``i`` opens a section (see :func:`split_sections`)."""
+    if not layout.blurbs:
+        return True
+    nxt = _next_solid(lines, i + 1)
+    following = lines[nxt].text.strip() if nxt is not None else ""
+    if spec.blurb is not None and following == spec.blurb:
+        return True
+    if (not (current is not None and current.prose) and _is_blurb_like(following)
+            and layout.heading_name(following) is None and spec.key not in {s.key for s in out}):
+        return True
+    return spec.bare and len(out) == 1
+
+
 def _check_tail(tail: list[Line], layout: Layout, file: str) -> None:
     """The site boilerplate after the end marker is ignored, unless a second page starts there."""
     for line in tail:
-        if layout.heading(line.text.strip()) is not None:
+        if layout.heading_name(line.text.strip()) is not None:
             raise RecordError(file, line.place, f'a second page starts here (heading "{line.text.strip()}") '
                               "after the end of the first: one page per file")
 

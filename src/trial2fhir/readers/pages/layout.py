@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import types
 import typing
+from collections.abc import Callable
 from functools import cache
 from importlib import resources
 from typing import Any, Union
@@ -91,13 +92,17 @@ class Layout(_Spec):
     _lookup: dict[str, str] = PrivateAttr(default_factory=dict)
 
     def model_post_init(self, _context: Any) -> None:
-        self._lookup = {self._fold(h): h for h in self.headings}
+        self._lookup = {h.lower() if self.ignore_case else h: h for h in self.headings}
 
-    def _fold(self, text: str) -> str:
-        return text.lower() if self.ignore_case else text
+    def heading_finder(self) -> Callable[[str], str | None]:
+        """``heading_name`` as a plain function, for the splitter's loop over every line (pydantic's
+        access to private state costs more than the lookup itself)."""
+        get = self._lookup.get
+        return (lambda text: get(text.lower())) if self.ignore_case else get
 
     def heading_name(self, text: str) -> str | None:
-        return self._lookup.get(self._fold(text))
+        """The heading a line is (its name as the layout spells it), or None."""
+        return self._lookup.get(text.lower() if self.ignore_case else text)
 
     def heading(self, text: str) -> Heading | None:
         name = self.heading_name(text)

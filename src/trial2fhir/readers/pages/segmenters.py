@@ -188,8 +188,10 @@ SEGMENTERS: dict[str, Segmenter] = {
 def fold_labels(lines: list[Line], layout: Layout) -> tuple[list[Line], list[Line]]:
     """Fold a label line into the value line after it (the value then carries the label's tag);
     split ``Label VALUE`` lines. Returns the lines and any label left without a value."""
-    if not layout.labels and not layout.inline_labels:
+    labels, inline = layout.labels, layout.inline_labels
+    if not labels and not inline:
         return lines, []
+    prefix = re.compile("|".join(re.escape(p) for p in sorted(inline, key=len, reverse=True)) + r"(?= )")
     out: list[Line] = []
     pending: Line | None = None
     for line in lines:
@@ -197,14 +199,14 @@ def fold_labels(lines: list[Line], layout: Layout) -> tuple[list[Line], list[Lin
         if not body:
             out.append(line)
         elif pending is not None:
-            out.append(Line(line.no, body, layout.labels[pending.text.strip()]))
+            out.append(Line(line.no, body, labels[pending.text.strip()]))
             pending = None
-        elif body in layout.labels:
+        elif body in labels:
             pending = line
+        elif m := prefix.match(body):
+            out.append(Line(line.no, body[m.end():].strip(), inline[m.group()]))
         else:
-            prefix = next((p for p in layout.inline_labels if body.startswith(p + " ")), None)
-            out.append(Line(line.no, body[len(prefix) + 1:].strip(), layout.inline_labels[prefix])
-                       if prefix else line)
+            out.append(line)
     return out, [pending] if pending is not None else []
 
 
