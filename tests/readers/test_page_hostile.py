@@ -212,3 +212,12 @@ def test_every_reader_sniffs_its_own_pages(name: str) -> None:
     head = (SAMPLES / f"{stem}.txt").read_bytes()
     assert [r.name for r in READERS.values() if r.name.startswith("page-") and r.sniff(head)] == [
         name.removesuffix("-labelled")]
+
+
+def test_a_heading_repeated_inside_prose_is_text() -> None:
+    """Without blurbs a heading is a bare line: "Summary" inside the Description is its text."""
+    text = _text("001_ad5d10a3e830c998").replace("Description\n\nDraft-Version-001-\n",
+                                                  "Description\n\nDraft-Version-001-\nSummary\nOf the design.\n")
+    trial, unplaced = listing.parse(text, "page.txt")
+    assert unplaced == []
+    assert trial.detailed_description == "Draft-Version-001-\nSummary\nOf the design."

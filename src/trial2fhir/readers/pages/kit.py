@@ -73,10 +73,11 @@ def _is_blurb_like(text: str) -> bool:
 
 def split_sections(lines: list[Line], layout: Layout, file: str) -> list[Section]:
     """Cut the page at the layout's heading lines: the header (key ``""``), then one Section per
-    heading, blurbs removed. A heading opens a section when the layout has no blurbs; else when
-    its exact blurb follows, or (outside prose) any blurb-like sentence follows a heading not yet
-    seen, or it is ``bare`` and first. A heading seen twice, or a page heading after the page's
-    end marker, is a RecordError: two pages in one file must not become one merged record."""
+    heading, blurbs removed. Where the layout has no blurbs a heading line opens a section unless
+    it repeats one inside prose; else when its exact blurb follows, or (outside prose) any
+    blurb-like sentence follows a heading not yet seen, or it is ``bare`` and first. A section
+    opened twice, or a heading after the page's end marker, is a RecordError: two pages in one
+    file must not become one merged record."""
     name_of = layout.heading_finder()  # hot loop: one lookup per line, nothing else per plain line
     ends, boilerplate, headings = layout.end_markers, layout.boilerplate, layout.headings
     out = [Section("", "", None)]
@@ -87,7 +88,7 @@ def split_sections(lines: list[Line], layout: Layout, file: str) -> list[Section
         line = lines[i]
         text = line.text.strip()
         name = name_of(text)
-        if name is not None and _opens(lines, i, headings[name], current, out, layout):
+        if name is not None and _opens(lines, i, headings[name], current, out, layout, name in seen):
             if name in seen:
                 raise RecordError(file, line.place, f'section "{name}" appears twice (first at '
                                   f"{seen[name].place}): one page per file")
@@ -115,15 +116,18 @@ def _next_solid(lines: list[Line], i: int) -> int | None:
 
 
 def _opens(lines: list[Line], i: int, spec: Heading, current: Heading | None, out: list[Section],
-           layout: Layout) -> bool:
+           layout: Layout, seen: bool) -> bool:
     """Whether the heading line ``i`` opens a section (see :func:`split_sections`)."""
+    in_prose = current is not None and current.prose
     if not layout.blurbs:
-        return True
+        # Without blurbs a heading is just a line: inside prose, one already seen is text
+        # ("Summary" in a description), so only a repeat outside prose is a second section.
+        return not (in_prose and seen)
     nxt = _next_solid(lines, i + 1)
     following = lines[nxt].text.strip() if nxt is not None else ""
     if spec.blurb is not None and following == spec.blurb:
         return True
-    if (not (current is not None and current.prose) and _is_blurb_like(following)
+    if (not in_prose and _is_blurb_like(following)
             and layout.heading_name(following) is None and spec.key not in {s.key for s in out}):
         return True
     return spec.bare and len(out) == 1
