@@ -152,6 +152,10 @@ def _layout_data(name: str) -> dict[str, object]:
      "sections.details.labels.Sex.to: Trial has no field 'eligibility.gender'"),
     (lambda d: d["headings"].update(Contacts={"key": "contacts"}), "headings: key 'contacts' has no section rule"),
     (lambda d: d["headings"]["Summary"].update(blurp="x"), "headings.Summary.blurp: Extra inputs are not permitted"),
+    (lambda d: d["sections"]["details"]["labels"]["Age"].update(when="design.kind=X"),
+     "sections.details.labels.Age.when: expected 'path=VALUE' or 'path!=VALUE' on a Trial path, got 'design.kind=X'"),
+    (lambda d: d["sections"][""]["fields"][0].update(match="(Updated on"),
+     "sections.(header).fields[0].match: not a regular expression"),
 ])
 def test_layout_checks_name_file_and_place(edit: object, message: str) -> None:
     data = _layout_data("listing")

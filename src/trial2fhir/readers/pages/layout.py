@@ -32,7 +32,8 @@ class Heading(_Spec):
     key: str
     blurb: str | None = None
     prose: bool = False
-    """Free text: a heading inside it counts only with its exact blurb; ``anywhere`` rules skip it."""
+    """Free text: inside it a heading counts only with its exact blurb (without blurbs: only if
+    not seen before); ``anywhere`` rules skip it."""
     bare: bool = False
     """Opens a section without a blurb when it is the page's first heading."""
 
@@ -104,10 +105,6 @@ class Layout(_Spec):
         """The heading a line is (its name as the layout spells it), or None."""
         return self._lookup.get(text.lower() if self.ignore_case else text)
 
-    def heading(self, text: str) -> Heading | None:
-        name = self.heading_name(text)
-        return self.headings[name] if name is not None else None
-
 
 # --- checks -----------------------------------------------------------------------------------
 
@@ -149,6 +146,13 @@ def _check(layout: Layout, segmenters: typing.Collection[str]) -> list[str]:
                 problems.append(f"{place}.shape: unknown shape {f.shape!r}")
             if not has_path(f.to):
                 problems.append(f"{place}.to: Trial has no field {f.to!r}")
+            if f.when is not None and not (re.fullmatch(r"[\w.]+!?=\w+", f.when)
+                                           and has_path(re.split("!?=", f.when)[0])):
+                problems.append(f"{place}.when: expected 'path=VALUE' or 'path!=VALUE' on a Trial path, got {f.when!r}")
+            try:
+                re.compile(f.match or "")
+            except re.error as exc:
+                problems.append(f"{place}.match: not a regular expression: {exc}")
     problems += [f"headings: key {k!r} has no section rule" for k in keys - set(layout.sections)]
     return problems
 
