@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+
+from pydantic import ValidationError
 
 
 @dataclass(frozen=True)
@@ -27,3 +30,37 @@ class RecordError(Exception):
     def __init__(self, file: str, place: str, message: str) -> None:
         self.problem = Problem(file, place, " ".join(message.split()))
         super().__init__(str(self.problem))
+
+    @classmethod
+    def of(cls, problem: Problem) -> RecordError:
+        return cls(problem.file, problem.place, problem.message)
+
+
+Loc = tuple[int | str, ...]
+"""A pydantic error location: the path of the value inside the model, e.g. ('design', 'phases', 0)."""
+
+
+def dotted(loc: Loc) -> str:
+    """``('arms', 0, 'label')`` -> ``arms.0.label``."""
+    return ".".join(map(str, loc))
+
+
+def _shown(value: object) -> str:
+    """The offending value, when it is short enough to help (never a whole nested object)."""
+    if isinstance(value, str | int | float | bool) or value is None:
+        text = repr(value)
+        return f" (got {text[:60]}{'...' if len(text) > 60 else ''})"
+    return ""
+
+
+def validation_problem(
+    exc: ValidationError, file: str, place: str | Callable[[Loc], str] = "", *, limit: int = 3
+) -> Problem:
+    """A pydantic ValidationError as one Problem: placed where the first error is (``place`` maps a
+    model location to the input's own place: JSON pointer, XML path, page line), the message the
+    first ``limit`` errors, each with its model path, reason and offending value."""
+    errors = exc.errors()
+    details = [f"{dotted(e['loc']) or 'record'}: {e['msg']}{_shown(e.get('input'))}" for e in errors[:limit]]
+    more = f" (and {len(errors) - limit} more)" if len(errors) > limit else ""
+    where = place(tuple(errors[0]["loc"])) if callable(place) else place
+    return Problem(file, where, "; ".join(details) + more)

@@ -13,7 +13,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-NCT_ID_PATTERN = r"^NCT\d{8}$"
+NCT_ID_PATTERN = r"^NCT[0-9]{8}$"
+r"""ASCII digits only: ``\d`` also matches Arabic-Indic and full-width digits (in Python and pydantic)."""
 _NCT_RE = re.compile(NCT_ID_PATTERN)
 
 SourceFormat = Literal[
@@ -53,7 +54,7 @@ class Source(_Model):
 class PartialDate(_Model):
     """A date as registries give it: ``YYYY``, ``YYYY-MM`` or ``YYYY-MM-DD``, with its type."""
 
-    date: Annotated[str, Field(pattern=r"^\d{4}(-\d{2}(-\d{2})?)?$")]
+    date: Annotated[str, Field(pattern=r"^[0-9]{4}(-[0-9]{2}(-[0-9]{2})?)?$")]
     type: Literal["ACTUAL", "ESTIMATED"] | None = None
 
 
@@ -176,6 +177,9 @@ class Design(_Model):
     target_duration: str | None = None
     expanded_access_types: list[str] = Field(
         default_factory=list, description="INDIVIDUAL, INTERMEDIATE, TREATMENT (API v2 expandedAccessTypes set true)."
+    )
+    n_ptrs_to_this_exp_acc_nct_id: Annotated[int, Field(ge=0)] | None = Field(
+        default=None, description="How many trials name this expanded-access record (nPtrsToThisExpAccNctId)."
     )
     bio_spec: BioSpec | None = None
 
@@ -327,6 +331,7 @@ class LargeDocument(_Model):
     upload_date: str | None = Field(default=None, description="yyyy-MM-ddTHH:mm as API v2 gives it.")
     filename: str | None = None
     size: Annotated[int, Field(ge=0)] | None = None
+    url: str | None = Field(default=None, description="Where the document is (classic XML document_url).")
 
 
 class Documents(_Model):
@@ -339,6 +344,22 @@ class MeshTerm(_Model):
     term: NonEmptyStr
 
 
+class BrowseLeaf(_Model):
+    """A MeSH term CT.gov's search relates to the record, with how it was found."""
+
+    id: str | None = None
+    name: NonEmptyStr
+    as_found: str | None = Field(default=None, description="The record's own wording it was found from.")
+    relevance: str | None = Field(default=None, description="LOW or HIGH.")
+
+
+class BrowseBranch(_Model):
+    """A MeSH tree branch the record falls under (e.g. BC04, Neoplasms)."""
+
+    abbrev: str | None = None
+    name: NonEmptyStr
+
+
 class Derived(_Model):
     """What ClinicalTrials.gov derives from the record: MeSH terms, removed countries."""
 
@@ -346,6 +367,10 @@ class Derived(_Model):
     condition_mesh_ancestors: list[MeshTerm] = Field(default_factory=list)
     intervention_meshes: list[MeshTerm] = Field(default_factory=list)
     intervention_mesh_ancestors: list[MeshTerm] = Field(default_factory=list)
+    condition_browse_leaves: list[BrowseLeaf] = Field(default_factory=list)
+    condition_browse_branches: list[BrowseBranch] = Field(default_factory=list)
+    intervention_browse_leaves: list[BrowseLeaf] = Field(default_factory=list)
+    intervention_browse_branches: list[BrowseBranch] = Field(default_factory=list)
     location_countries: list[str] = Field(
         default_factory=list, description="Countries of the sites as the registry lists them (classic XML)."
     )
@@ -410,7 +435,7 @@ def is_nct_id(value: str) -> bool:
 
 def normalise_nct_id(value: str) -> str | None:
     """``nct1234567`` or ``NCT01234567`` -> ``NCT01234567``; None when it is not an NCT ID."""
-    m = re.fullmatch(r"\s*[Nn][Cc][Tt]0*([1-9]\d{0,7})\s*", value)
+    m = re.fullmatch(r"\s*[Nn][Cc][Tt]0*([1-9][0-9]{0,7})\s*", value)
     return f"NCT{int(m.group(1)):08d}" if m else None
 
 
@@ -419,6 +444,8 @@ __all__ = [
     "Arm",
     "AvailableIpd",
     "BioSpec",
+    "BrowseBranch",
+    "BrowseLeaf",
     "Contact",
     "CriteriaSection",
     "Criterion",

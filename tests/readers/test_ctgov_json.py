@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import re
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -146,14 +147,87 @@ COVERED: dict[str, str] = {
     "referencesModule.references[].citation": "references[].citation",
     "referencesModule.seeAlsoLinks[].label": "see_also_links[].label",
     "referencesModule.seeAlsoLinks[].url": "see_also_links[].url",
+    "referencesModule.references[].retractions[].pmid": "references[].retractions[].pmid",
+    "referencesModule.references[].retractions[].source": "references[].retractions[].source",
+    "referencesModule.availIpds[].id": "available_ipds[].id",
+    "referencesModule.availIpds[].type": "available_ipds[].type",
+    "referencesModule.availIpds[].url": "available_ipds[].url",
+    "referencesModule.availIpds[].comment": "available_ipds[].comment",
+    "designModule.bioSpec.description": "design.bio_spec.description",
+    "designModule.bioSpec.retention": "design.bio_spec.retention",
+    "designModule.nPtrsToThisExpAccNctId": "design.n_ptrs_to_this_exp_acc_nct_id",
+    "ipdSharingStatementModule.ipdSharing": "ipd_sharing.sharing",
+    "ipdSharingStatementModule.description": "ipd_sharing.description",
+    "ipdSharingStatementModule.infoTypes[]": "ipd_sharing.info_types[]",
+    "ipdSharingStatementModule.timeFrame": "ipd_sharing.time_frame",
+    "ipdSharingStatementModule.accessCriteria": "ipd_sharing.access_criteria",
+    "ipdSharingStatementModule.url": "ipd_sharing.url",
+    "statusModule.expandedAccessInfo.hasExpandedAccess": "status.expanded_access.has_expanded_access",
+    "statusModule.expandedAccessInfo.nctId": "status.expanded_access.nct_id",
+    "statusModule.expandedAccessInfo.statusForNctId": "status.expanded_access.status",
+    "statusModule.studyFirstSubmitQcDate": "status.first_submitted_qc.date",
+    "statusModule.resultsFirstSubmitDate": "status.results_first_submitted.date",
+    "statusModule.resultsFirstSubmitQcDate": "status.results_first_submitted_qc.date",
+    "statusModule.resultsFirstPostDateStruct.date": "status.results_first_posted.date",
+    "statusModule.resultsFirstPostDateStruct.type": "status.results_first_posted.type",
+    "statusModule.dispFirstSubmitDate": "status.disposition_first_submitted.date",
+    "statusModule.dispFirstSubmitQcDate": "status.disposition_first_submitted_qc.date",
+    "statusModule.dispFirstPostDateStruct.date": "status.disposition_first_posted.date",
+    "statusModule.dispFirstPostDateStruct.type": "status.disposition_first_posted.type",
+    "statusModule.delayedPosting": "status.delayed_posting",
+    "statusModule.resultsWaived": "status.results_waived",
+    # the sections beside protocolSection, by their full path
+    "hasResults": "has_results",
+    "documentSection.largeDocumentModule.noSap": "documents.no_sap",
+    **{
+        f"documentSection.largeDocumentModule.largeDocs[].{k}": f"documents.large_docs[].{v}"
+        for k, v in {
+            "typeAbbrev": "type_abbrev",
+            "hasProtocol": "has_protocol",
+            "hasSap": "has_sap",
+            "hasIcf": "has_icf",
+            "label": "label",
+            "date": "date.date",
+            "uploadDate": "upload_date",
+            "filename": "filename",
+            "size": "size",
+        }.items()
+    },
+    **{
+        f"derivedSection.{kind}BrowseModule.{k}": f"derived.{kind}_{v}"
+        for kind in ("condition", "intervention")
+        for k, v in {
+            "meshes[].id": "meshes[].id",
+            "meshes[].term": "meshes[].term",
+            "ancestors[].id": "mesh_ancestors[].id",
+            "ancestors[].term": "mesh_ancestors[].term",
+            "browseLeaves[].id": "browse_leaves[].id",
+            "browseLeaves[].name": "browse_leaves[].name",
+            "browseLeaves[].asFound": "browse_leaves[].as_found",
+            "browseLeaves[].relevance": "browse_leaves[].relevance",
+            "browseBranches[].abbrev": "browse_branches[].abbrev",
+            "browseBranches[].name": "browse_branches[].name",
+        }.items()
+    },
+    "derivedSection.miscInfoModule.removedCountries[]": "derived.removed_countries[]",
+    "derivedSection.miscInfoModule.versionHolder": "derived.version_holder",
+}
+
+# API v2 leaves whose Trial form is not a value at one path: a function of the Trial instead.
+COVERED_BY: dict[str, Callable[[Trial], list[Any]]] = {
+    f"designModule.expandedAccessTypes.{kind}": (
+        lambda t, kind=kind: [kind.upper() in t.design.expanded_access_types]  # type: ignore[misc]
+    )
+    for kind in ("individual", "intermediate", "treatment")
 }
 
 # Leaf paths the 40 real records carry that the Trial model has no field for. A new path showing
 # up in the records must be added here or to COVERED, so nothing is dropped unnoticed.
-KNOWN_UNCOVERED = {
-    # not part of API v2: a downstream tool's copy of locations in some ctg-studies.json dumps
-    *(
-        f"contactsLocationsModule.locations_nested[].{leaf}"
+KNOWN_UNCOVERED: dict[str, str] = {
+    **{
+        f"contactsLocationsModule.locations_nested[].{leaf}": (
+            "not part of API v2: a downstream tool's copy of locations in some ctg-studies.json dumps"
+        )
         for leaf in (
             "facility",
             "status",
@@ -168,28 +242,25 @@ KNOWN_UNCOVERED = {
             "contacts[].phone",
             "contacts[].email",
         )
-    ),
-    "designModule.bioSpec.description",
-    "designModule.bioSpec.retention",
-    "ipdSharingStatementModule.ipdSharing",
-    "ipdSharingStatementModule.description",
-    "ipdSharingStatementModule.infoTypes[]",
-    "ipdSharingStatementModule.timeFrame",
-    "ipdSharingStatementModule.accessCriteria",
-    "ipdSharingStatementModule.url",
-    "statusModule.expandedAccessInfo.hasExpandedAccess",
-    "statusModule.expandedAccessInfo.nctId",
-    "statusModule.expandedAccessInfo.statusForNctId",
-    "statusModule.studyFirstSubmitQcDate",
-    "statusModule.resultsFirstSubmitDate",
-    "statusModule.resultsFirstSubmitQcDate",
-    "statusModule.resultsFirstPostDateStruct.date",
-    "statusModule.resultsFirstPostDateStruct.type",
-    "statusModule.dispFirstSubmitDate",
-    "statusModule.dispFirstSubmitQcDate",
-    "statusModule.dispFirstPostDateStruct.date",
-    "statusModule.dispFirstPostDateStruct.type",
+    },
+    **{
+        f"derivedSection.miscInfoModule.modelPredictions.bmiLimits.{leaf}": (
+            "not in API v2 2.0.5: a newer machine-learning prediction by CT.gov, not registered data"
+        )
+        for leaf in ("minBmi", "maxBmi")
+    },
 }
+"""Leaf paths the 40 real records carry that the Trial model has no field for, each with its reason.
+A new path showing up in the records must be added here or to COVERED, so nothing is dropped unnoticed."""
+
+KNOWN_UNCOVERED_UNDER: dict[str, str] = {
+    "resultsSection.": "the results section (participant flow, baseline, outcome data, adverse events) "
+    "is outside the Trial model for now (issue #6 section 1)",
+    "derivedSection.miscInfoModule.submissionTracking.": "the history of results submissions (release, "
+    "reset, QC comments): part of results, outside the model with the results section",
+}
+"""Whole subtrees left out, by path prefix, each with its reason."""
+
 
 # Covered fields the real records happen not to carry, exercised by a synthetic study instead.
 SYNTHETIC_EXTRAS: dict[str, Any] = {
@@ -201,12 +272,26 @@ SYNTHETIC_EXTRAS: dict[str, Any] = {
         "responsibleParty": {"type": "SPONSOR", "oldNameTitle": "Dr A", "oldOrganization": "Org B"}
     },
     "oversightModule": {"isPpsd": False, "fdaaa801Violation": True},
-    "designModule": {"targetDuration": "3 Months"},
+    "designModule": {
+        "targetDuration": "3 Months",
+        "expandedAccessTypes": {"individual": True, "intermediate": False, "treatment": True},
+        "nPtrsToThisExpAccNctId": 2,
+    },
     "eligibilityModule": {"genderBased": True, "genderDescription": "Self-identified women", "maximumAge": "1 Year"},
     "contactsLocationsModule": {
         "centralContacts": [{"name": "C", "role": "CONTACT", "phone": "1", "phoneExt": "22", "email": "c@x"}]
     },
     "outcomesModule": {"otherOutcomes": [{"measure": "M", "description": "D", "timeFrame": "T"}]},
+    "statusModule": {"delayedPosting": True, "resultsWaived": False},
+    "referencesModule": {
+        "references": [
+            {"pmid": "1", "type": "RESULT", "citation": "C", "retractions": [{"pmid": "2", "source": "X"}]}
+        ],
+        "availIpds": [{"id": "P1", "type": "Study Protocol", "url": "https://example.org/p", "comment": "On request"}],
+    },
+}
+SYNTHETIC_BESIDE: dict[str, Any] = {
+    "documentSection": {"largeDocumentModule": {"noSap": True, "largeDocs": []}},
 }
 
 
@@ -253,16 +338,28 @@ def norm(value: Any, path: str) -> Any:
     return value
 
 
+def study_leaves(study: dict[str, Any]) -> dict[str, list[Any]]:
+    """Leaves of the whole study: protocolSection's by their module path, the rest by full path."""
+    rest = {k: v for k, v in study.items() if k != "protocolSection"}
+    return leaves(study["protocolSection"]) | leaves(rest)
+
+
+def is_known_uncovered(path: str) -> bool:
+    return path in KNOWN_UNCOVERED or any(path.startswith(p) for p in KNOWN_UNCOVERED_UNDER)
+
+
 def check_coverage(study: dict[str, Any], trial: Trial) -> set[str]:
     """Assert every covered leaf of the study is in the Trial; return the uncovered leaf paths."""
-    found = leaves(study["protocolSection"])
+    found = study_leaves(study)
     for path, values in found.items():
+        if path in COVERED_BY:
+            assert COVERED_BY[path](trial) == values, f"{trial.nct_id}: {path}"
         if path not in COVERED:
             continue
         expected = [norm(v, path) for v in values if not (isinstance(v, str) and not v.strip())]
         actual = [norm(v, path) for v in trial_values(trial, COVERED[path])]
         assert actual == expected, f"{trial.nct_id}: {path} -> {COVERED[path]}"
-    return set(found) - set(COVERED)
+    return set(found) - set(COVERED) - set(COVERED_BY)
 
 
 def load(path: Path) -> dict[str, Any]:
@@ -295,16 +392,17 @@ def test_coverage_of_protocol_section(shared_dir: Path) -> None:
         study = load(path)
         trial = only_trial(list(read(path.read_bytes(), str(path))))
         uncovered.update(check_coverage(study, trial))
-        exercised |= set(leaves(study["protocolSection"]))
-    assert set(uncovered) == KNOWN_UNCOVERED, (
-        f"new uncovered: {sorted(set(uncovered) - KNOWN_UNCOVERED)}; "
-        f"no longer seen: {sorted(KNOWN_UNCOVERED - set(uncovered))}"
-    )
+        exercised |= set(study_leaves(study))
+    new = sorted(p for p in uncovered if not is_known_uncovered(p))
+    assert new == [], f"new uncovered: {new}"
+    assert set(KNOWN_UNCOVERED) <= set(uncovered), f"no longer seen: {sorted(set(KNOWN_UNCOVERED) - set(uncovered))}"
+    for prefix in KNOWN_UNCOVERED_UNDER:
+        assert any(p.startswith(prefix) for p in uncovered), f"no longer seen: {prefix}"
     # The synthetic study fills in what the real records lack: together they exercise every row.
     synthetic = synthetic_study(load(shared_dir / "ctgov-dev" / "NCT02552212.json"))
     check_coverage(synthetic, study_to_trial(synthetic, Source(format="ctgov-api-v2-json", file="s")))
-    exercised |= set(leaves(synthetic["protocolSection"]))
-    assert set(COVERED) - exercised == set()
+    exercised |= set(study_leaves(synthetic))
+    assert (set(COVERED) | set(COVERED_BY)) - exercised == set()
 
 
 def synthetic_study(base: dict[str, Any]) -> dict[str, Any]:
@@ -312,6 +410,7 @@ def synthetic_study(base: dict[str, Any]) -> dict[str, Any]:
     section = study["protocolSection"]
     for module, extra in SYNTHETIC_EXTRAS.items():
         section.setdefault(module, {}).update(copy.deepcopy(extra))
+    study.update(copy.deepcopy(SYNTHETIC_BESIDE))
     return study
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import shared_files, shared_params
 from trial2fhir.errors import RecordError
+from trial2fhir.mapping.codes import load_code_map
+from trial2fhir.mapping.load import MAPPINGS
 from trial2fhir.model import Trial
 from trial2fhir.readers import ctgov_xml
 from trial2fhir.readers.ctgov_xml import code, normalise_block, read, sniff, upper_snake
@@ -244,53 +245,46 @@ def test_date_types_and_bad_date() -> None:
 
 def test_unknown_values_are_kept_upper_snake() -> None:
     assert upper_snake("Health Services Research") == "HEALTH_SERVICES_RESEARCH"
-    assert code(ctgov_xml.PRIMARY_PURPOSE, "Brand-New purpose") == "BRAND_NEW_PURPOSE"
-    assert code(ctgov_xml.STATUS, "recruiting") == "RECRUITING"
+    assert code("primary-purpose", "Brand-New purpose") == "BRAND_NEW_PURPOSE"
+    assert code("status", "recruiting") == "RECRUITING"
     t = only_trial(minimal(purpose="Brand-New purpose", gender="Female"))
     assert (t.design.primary_purpose, t.eligibility.sex) == ("BRAND_NEW_PURPOSE", "FEMALE")
 
 
-def test_vocab_tables_use_api_v2_enums(shared_dir: Path) -> None:
+def test_classic_code_maps_target_api_v2_enums(shared_dir: Path) -> None:
+    """Every ctgov-classic-*.yaml maps onto the API v2 enum its group names as target."""
     import yaml
 
     spec = yaml.safe_load((shared_dir / "schemas/ctgov-api-v2/2.0.5/ctg-oas-v2.yaml").read_text())
     enums = {k: set(v["enum"]) for k, v in spec["components"]["schemas"].items() if "enum" in v}
-    tables: dict[str, Mapping[str, str | None]] = {
-        "Status": ctgov_xml.STATUS,
-        "StudyType": ctgov_xml.STUDY_TYPE,
-        "DesignAllocation": ctgov_xml.ALLOCATION,
-        "InterventionalAssignment": ctgov_xml.INTERVENTION_MODEL,
-        "PrimaryPurpose": ctgov_xml.PRIMARY_PURPOSE,
-        "ObservationalModel": ctgov_xml.OBSERVATIONAL_MODEL,
-        "DesignTimePerspective": ctgov_xml.TIME_PERSPECTIVE,
-        "DesignMasking": ctgov_xml.MASKING,
-        "WhoMasked": ctgov_xml.WHO_MASKED,
-        "ArmGroupType": ctgov_xml.ARM_GROUP_TYPE,
-        "InterventionType": ctgov_xml.INTERVENTION_TYPE,
-        "ResponsiblePartyType": ctgov_xml.RESPONSIBLE_PARTY_TYPE,
-        "OfficialRole": ctgov_xml.ROLE,
-        "Sex": ctgov_xml.GENDER,
-        "SamplingMethod": ctgov_xml.SAMPLING_METHOD,
-    }
-    for enum, table in tables.items():
-        values = {v for v in table.values() if v is not None}
-        assert values <= enums[enum], (enum, values - enums[enum])
-    # The classic enumerations of public.xsd all have a table entry (no fallback needed).
+    files = sorted((MAPPINGS / "codes").glob("ctgov-classic-*.yaml"))
+    assert len(files) == 18
+    for path in files:
+        (group,) = yaml.safe_load(path.read_text())["group"]
+        enum = group["target"].rsplit("/", 1)[1]
+        values = {v for v in load_code_map(path).forward.values() if v is not None}
+        assert values <= enums[enum], (path.name, values - enums[enum])
+        assert group["unmapped"] == {"mode": "use-source-code"}, path.name
+
+
+def test_classic_enumerations_all_have_a_code(shared_dir: Path) -> None:
+    """The classic enumerations of public.xsd all have a code map entry (no fallback needed)."""
     xsd = (shared_dir / "schemas/ctgov-public/2019.02.14/public.xsd").read_text()
-    xsd_tables: dict[str, Mapping[str, object]] = {
-        "overall_status_enum": ctgov_xml.STATUS,
-        "intervention_type_enum": ctgov_xml.INTERVENTION_TYPE,
-        "study_type_enum": ctgov_xml.STUDY_TYPE,
-        "gender_enum": ctgov_xml.GENDER,
-        "sampling_method_enum": ctgov_xml.SAMPLING_METHOD,
-        "role_enum": ctgov_xml.ROLE,
-        "responsible_party_type_enum": ctgov_xml.RESPONSIBLE_PARTY_TYPE,
-        "recruitment_status_enum": ctgov_xml.STATUS,
+    xsd_tables = {
+        "overall_status_enum": "status",
+        "recruitment_status_enum": "status",
+        "intervention_type_enum": "intervention-type",
+        "study_type_enum": "study-type",
+        "gender_enum": "gender",
+        "sampling_method_enum": "sampling-method",
+        "role_enum": "role",
+        "responsible_party_type_enum": "responsible-party-type",
+        "biospec_retention_enum": "biospec-retention",
     }
-    for simple, xsd_table in xsd_tables.items():
+    for simple, concept in xsd_tables.items():
         block = xsd.split(f'name="{simple}"', 1)[1].split("</xs:simpleType>", 1)[0]
         for value in re.findall(r'<xs:enumeration value="([^"]*)"', block):
-            assert value in xsd_table, (simple, value)
+            assert value.casefold() in ctgov_xml.vocabulary(concept), (simple, value)
 
 
 def test_normalise_block() -> None:

@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
-from trial2fhir.errors import RecordError
+from trial2fhir.errors import Loc, RecordError, validation_problem
 from trial2fhir.model import NCT_ID_PATTERN, Age, Source, Trial
 from trial2fhir.readers.base import ReadResult
 from trial2fhir.readers.criteria import split_criteria
@@ -34,6 +34,10 @@ def sniff(head: bytes) -> bool:
 
 def escape_pointer(key: str) -> str:
     return key.replace("~", "~0").replace("/", "~1")
+
+
+def _shown(value: Any) -> str:
+    return orjson.dumps(value).decode()[:80]
 
 
 class _Node:
@@ -95,9 +99,25 @@ class _Node:
                 out.append(n.value.strip())
         return out
 
-    def raw(self, key: str) -> Any:
-        """The value at ``key`` as is, for pydantic to check (booleans, numbers)."""
-        return self.value.get(key)
+    def flag(self, key: str) -> bool | None:
+        """A JSON boolean; ``"yes"`` or ``1`` are refused (pydantic's lax mode would take them)."""
+        v = self.value.get(key)
+        if v is None or isinstance(v, bool):
+            return v
+        raise self.error(f"expected true or false, got {_shown(v)}", key)
+
+    def integer(self, key: str) -> int | None:
+        """A JSON integer; ``true`` or ``"12"`` are refused (pydantic's lax mode would take them)."""
+        v = self.value.get(key)
+        if v is None or (isinstance(v, int) and not isinstance(v, bool)):
+            return v
+        raise self.error(f"expected an integer, got {_shown(v)}", key)
+
+    def number(self, key: str) -> float | None:
+        v = self.value.get(key)
+        if v is None or (isinstance(v, int | float) and not isinstance(v, bool)):
+            return v
+        raise self.error(f"expected a number, got {_shown(v)}", key)
 
     def date(self, key: str) -> Fields | None:
         """A DateStruct/PartialDateStruct (``{"date", "type"}``) or a bare date string."""
@@ -130,7 +150,7 @@ class _Node:
 def _identification(m: _Node) -> Fields:
     org_id = m.obj("orgStudyIdInfo")
     org = m.obj("organization")
-    nct_id = m.raw("nctId")
+    nct_id = m.value.get("nctId")
     if not isinstance(nct_id, str) or not _NCT_RE.match(nct_id.strip()):
         what = (
             "no NCT ID: nctId is missing" if nct_id is None else f"nctId {nct_id!r} is not an NCT ID (NCT + 8 digits)"
@@ -175,6 +195,24 @@ def _status(m: _Node) -> Fields:
             "first_posted": m.date("studyFirstPostDateStruct"),
             "last_update_submitted": m.date("lastUpdateSubmitDate"),
             "last_update_posted": m.date("lastUpdatePostDateStruct"),
+            "first_submitted_qc": m.date("studyFirstSubmitQcDate"),
+            "results_first_submitted": m.date("resultsFirstSubmitDate"),
+            "results_first_submitted_qc": m.date("resultsFirstSubmitQcDate"),
+            "results_first_posted": m.date("resultsFirstPostDateStruct"),
+            "disposition_first_submitted": m.date("dispFirstSubmitDate"),
+            "disposition_first_submitted_qc": m.date("dispFirstSubmitQcDate"),
+            "disposition_first_posted": m.date("dispFirstPostDateStruct"),
+            "delayed_posting": m.flag("delayedPosting"),
+            "results_waived": m.flag("resultsWaived"),
+            "expanded_access": (
+                {
+                    "has_expanded_access": ea.flag("hasExpandedAccess"),
+                    "nct_id": ea.text("nctId"),
+                    "status": ea.text("statusForNctId"),
+                }
+                if (ea := m.obj("expandedAccessInfo")).value
+                else None
+            ),
         }
     }
 
@@ -205,13 +243,13 @@ def _sponsors(m: _Node) -> Fields:
 def _oversight(m: _Node) -> Fields:
     return {
         "oversight": {
-            "has_dmc": m.raw("oversightHasDmc"),
-            "is_fda_regulated_drug": m.raw("isFdaRegulatedDrug"),
-            "is_fda_regulated_device": m.raw("isFdaRegulatedDevice"),
-            "is_unapproved_device": m.raw("isUnapprovedDevice"),
-            "is_ppsd": m.raw("isPpsd"),
-            "is_us_export": m.raw("isUsExport"),
-            "fdaaa801_violation": m.raw("fdaaa801Violation"),
+            "has_dmc": m.flag("oversightHasDmc"),
+            "is_fda_regulated_drug": m.flag("isFdaRegulatedDrug"),
+            "is_fda_regulated_device": m.flag("isFdaRegulatedDevice"),
+            "is_unapproved_device": m.flag("isUnapprovedDevice"),
+            "is_ppsd": m.flag("isPpsd"),
+            "is_us_export": m.flag("isUsExport"),
+            "fdaaa801_violation": m.flag("fdaaa801Violation"),
         }
     }
 
@@ -228,6 +266,8 @@ def _design(m: _Node) -> Fields:
     info = m.obj("designInfo")
     masking = info.obj("maskingInfo")
     enrollment = m.obj("enrollmentInfo")
+    types = m.obj("expandedAccessTypes")
+    bio = m.obj("bioSpec")
     return {
         "design": {
             "study_type": m.text("studyType"),
@@ -242,10 +282,17 @@ def _design(m: _Node) -> Fields:
             "masking_description": masking.text("maskingDescription"),
             "who_masked": masking.strs("whoMasked"),
             "enrollment": (
-                {"count": enrollment.raw("count"), "type": enrollment.text("type")} if enrollment.value else None
+                {"count": enrollment.integer("count"), "type": enrollment.text("type")} if enrollment.value else None
             ),
-            "patient_registry": m.raw("patientRegistry"),
+            "patient_registry": m.flag("patientRegistry"),
             "target_duration": m.text("targetDuration"),
+            "expanded_access_types": [
+                kind.upper() for kind in ("individual", "intermediate", "treatment") if types.flag(kind)
+            ],
+            "n_ptrs_to_this_exp_acc_nct_id": m.integer("nPtrsToThisExpAccNctId"),
+            "bio_spec": (
+                {"retention": bio.text("retention"), "description": bio.text("description")} if bio.value else None
+            ),
         }
     }
 
@@ -303,11 +350,11 @@ def _eligibility(m: _Node) -> Fields:
             "inclusion": inclusion,
             "exclusion": exclusion,
             "sex": m.text("sex"),
-            "gender_based": m.raw("genderBased"),
+            "gender_based": m.flag("genderBased"),
             "gender_description": m.text("genderDescription"),
             "minimum_age": m.age("minimumAge"),
             "maximum_age": m.age("maximumAge"),
-            "healthy_volunteers": m.raw("healthyVolunteers"),
+            "healthy_volunteers": m.flag("healthyVolunteers"),
             "std_ages": m.strs("stdAges"),
             "study_population": m.text("studyPopulation"),
             "sampling_method": m.text("samplingMethod"),
@@ -334,7 +381,7 @@ def _location(loc: _Node) -> Fields:
         "state": loc.text("state"),
         "zip": loc.text("zip"),
         "country": loc.text("country"),
-        "geo_point": {"lat": geo.raw("lat"), "lon": geo.raw("lon")} if geo.value else None,
+        "geo_point": {"lat": geo.number("lat"), "lon": geo.number("lon")} if geo.value else None,
         "contacts": [_contact(c) for c in loc.objs("contacts")],
     }
 
@@ -353,10 +400,93 @@ def _contacts_locations(m: _Node) -> Fields:
 def _references(m: _Node) -> Fields:
     return {
         "references": [
-            {"pmid": r.text("pmid"), "type": r.text("type"), "citation": r.text("citation")}
+            {
+                "pmid": r.text("pmid"),
+                "type": r.text("type"),
+                "citation": r.text("citation"),
+                "retractions": [{"pmid": x.text("pmid"), "source": x.text("source")} for x in r.objs("retractions")],
+            }
             for r in m.objs("references")
         ],
         "see_also_links": [{"label": s.text("label"), "url": s.text("url")} for s in m.objs("seeAlsoLinks")],
+        "available_ipds": [
+            {"id": a.text("id"), "type": a.text("type"), "url": a.text("url"), "comment": a.text("comment")}
+            for a in m.objs("availIpds")
+        ],
+    }
+
+
+def _ipd_sharing(m: _Node) -> Fields:
+    if not m.value:
+        return {}
+    return {
+        "ipd_sharing": {
+            "sharing": m.text("ipdSharing"),
+            "description": m.text("description"),
+            "info_types": m.strs("infoTypes"),
+            "time_frame": m.text("timeFrame"),
+            "access_criteria": m.text("accessCriteria"),
+            "url": m.text("url"),
+        }
+    }
+
+
+# --- the sections beside protocolSection -----------------------------------------------------
+
+
+def _documents(section: _Node) -> Fields:
+    m = section.obj("largeDocumentModule")
+    if not m.value:
+        return {}
+    docs = [
+        {
+            "type_abbrev": d.text("typeAbbrev"),
+            "has_protocol": d.flag("hasProtocol"),
+            "has_sap": d.flag("hasSap"),
+            "has_icf": d.flag("hasIcf"),
+            "label": d.text("label"),
+            "date": d.date("date"),
+            "upload_date": d.text("uploadDate"),
+            "filename": d.text("filename"),
+            "size": d.integer("size"),
+        }
+        for d in m.objs("largeDocs")
+    ]
+    return {"documents": {"no_sap": m.flag("noSap"), "large_docs": docs}}
+
+
+def _meshes(m: _Node, key: str) -> list[Fields]:
+    return [{"id": t.text("id"), "term": t.text("term")} for t in m.objs(key)]
+
+
+def _browse(m: _Node, prefix: str) -> Fields:
+    return {
+        f"{prefix}_meshes": _meshes(m, "meshes"),
+        f"{prefix}_mesh_ancestors": _meshes(m, "ancestors"),
+        f"{prefix}_browse_leaves": [
+            {
+                "id": x.text("id"),
+                "name": x.text("name"),
+                "as_found": x.text("asFound"),
+                "relevance": x.text("relevance"),
+            }
+            for x in m.objs("browseLeaves")
+        ],
+        f"{prefix}_browse_branches": [
+            {"abbrev": x.text("abbrev"), "name": x.text("name")} for x in m.objs("browseBranches")
+        ],
+    }
+
+
+def _derived(section: _Node) -> Fields:
+    misc = section.obj("miscInfoModule")
+    return {
+        "derived": {
+            **_browse(section.obj("conditionBrowseModule"), "condition"),
+            **_browse(section.obj("interventionBrowseModule"), "intervention"),
+            "removed_countries": misc.strs("removedCountries"),
+            "version_holder": misc.text("versionHolder"),
+        }
     }
 
 
@@ -373,6 +503,7 @@ MODULES: dict[str, Callable[[_Node], Fields]] = {
     "eligibilityModule": _eligibility,
     "contactsLocationsModule": _contacts_locations,
     "referencesModule": _references,
+    "ipdSharingStatementModule": _ipd_sharing,
 }
 """protocolSection module -> the function that maps it (modules not listed have no Trial field)."""
 
@@ -396,10 +527,12 @@ _ORIGIN: dict[str, str] = {
     "locations": "contactsLocationsModule/locations",
     "references": "referencesModule/references",
     "see_also_links": "referencesModule/seeAlsoLinks",
+    "available_ipds": "referencesModule/availIpds",
+    "ipd_sharing": "ipdSharingStatementModule",
 }
 
 
-def _error_place(loc: tuple[int | str, ...], section: str) -> str:
+def _error_place(loc: Loc, section: str) -> str:
     """Best-effort JSON pointer of the source field behind a pydantic error location."""
     if not loc or str(loc[0]) not in _ORIGIN:
         return section
@@ -418,13 +551,15 @@ def study_to_trial(study: Mapping[str, Any], source: Source, pointer: str = "#")
     fields: Fields = {"source": source}
     for name, mapper in MODULES.items():
         fields.update(mapper(section.obj(name)))
+    fields.update(_documents(root.obj("documentSection")))
+    fields.update(_derived(root.obj("derivedSection")))
+    fields["has_results"] = root.flag("hasResults")
     try:
         return Trial.model_validate(fields)
     except ValidationError as exc:
-        errors = exc.errors()
-        detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors[:3])
-        more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
-        raise RecordError(source.file, _error_place(errors[0]["loc"], section.pointer), detail + more) from None
+        raise RecordError.of(
+            validation_problem(exc, source.file, lambda loc: _error_place(loc, section.pointer))
+        ) from None
 
 
 # --- containers ------------------------------------------------------------------------------

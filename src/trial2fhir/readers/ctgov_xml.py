@@ -3,8 +3,8 @@
 Parsing is defensive: no entity expansion, no network, no DTD loading, no huge trees, and any
 document whose DOCTYPE declares entities is refused before lxml sees it. Classic vocabulary
 ("Active, not recruiting", "Phase 1/Phase 2", "U.S. Fed" ...) is normalised to API v2 enum
-spelling through the tables below; a value missing from a table is upper-snake-cased, never
-dropped.
+spelling through the code maps ``mappings/codes/ctgov-classic-*.yaml`` and the shared value
+parsers; a term missing from a map is upper-snake-cased, never dropped.
 """
 
 from __future__ import annotations
@@ -12,12 +12,15 @@ from __future__ import annotations
 import re
 import textwrap
 from collections.abc import Callable, Iterator, Mapping
+from functools import cache
 from typing import Any, TypeVar
 
 from lxml import etree
 from pydantic import ValidationError
 
-from trial2fhir.errors import RecordError
+from trial2fhir.errors import RecordError, validation_problem
+from trial2fhir.mapping.codes import load_code_map
+from trial2fhir.mapping.load import MAPPINGS
 from trial2fhir.model import NCT_ID_PATTERN, Source, Trial
 from trial2fhir.readers.base import ReadResult
 from trial2fhir.readers.criteria import split_criteria
@@ -34,119 +37,9 @@ FORMAT = "ctgov-classic-xml"
 _NCT_RE = re.compile(NCT_ID_PATTERN)
 
 # --- vocabulary: classic spelling -> API v2 enum ---------------------------------------------
+# Coded terms are ConceptMaps in mappings/codes/ctgov-classic-<concept>.yaml; the yes/no flags stay
+# here because they become booleans, not codes.
 
-STATUS = {
-    "Not yet recruiting": "NOT_YET_RECRUITING",
-    "Recruiting": "RECRUITING",
-    "Enrolling by invitation": "ENROLLING_BY_INVITATION",
-    "Active, not recruiting": "ACTIVE_NOT_RECRUITING",
-    "Completed": "COMPLETED",
-    "Suspended": "SUSPENDED",
-    "Terminated": "TERMINATED",
-    "Withdrawn": "WITHDRAWN",
-    "Unknown status": "UNKNOWN",
-    "Available": "AVAILABLE",
-    "No longer available": "NO_LONGER_AVAILABLE",
-    "Temporarily not available": "TEMPORARILY_NOT_AVAILABLE",
-    "Approved for marketing": "APPROVED_FOR_MARKETING",
-    "Withheld": "WITHHELD",
-}
-STUDY_TYPE: dict[str, str | None] = {
-    "Interventional": "INTERVENTIONAL",
-    "Observational": "OBSERVATIONAL",
-    "Observational [Patient Registry]": "OBSERVATIONAL",
-    "Expanded Access": "EXPANDED_ACCESS",
-    "N/A": None,  # redacted device records only
-}
-ALLOCATION = {"Randomized": "RANDOMIZED", "Non-Randomized": "NON_RANDOMIZED", "N/A": "NA"}
-INTERVENTION_MODEL = {
-    "Single Group Assignment": "SINGLE_GROUP",
-    "Parallel Assignment": "PARALLEL",
-    "Crossover Assignment": "CROSSOVER",
-    "Factorial Assignment": "FACTORIAL",
-    "Sequential Assignment": "SEQUENTIAL",
-}
-PRIMARY_PURPOSE = {
-    "Treatment": "TREATMENT",
-    "Prevention": "PREVENTION",
-    "Diagnostic": "DIAGNOSTIC",
-    "Educational/Counseling/Training": "ECT",
-    "Supportive Care": "SUPPORTIVE_CARE",
-    "Screening": "SCREENING",
-    "Health Services Research": "HEALTH_SERVICES_RESEARCH",
-    "Basic Science": "BASIC_SCIENCE",
-    "Device Feasibility": "DEVICE_FEASIBILITY",
-    "Other": "OTHER",
-}
-OBSERVATIONAL_MODEL = {
-    "Cohort": "COHORT",
-    "Case-Control": "CASE_CONTROL",
-    "Case-Only": "CASE_ONLY",
-    "Case-Crossover": "CASE_CROSSOVER",
-    "Ecologic or Community": "ECOLOGIC_OR_COMMUNITY",
-    "Family-Based": "FAMILY_BASED",
-    "Defined Population": "DEFINED_POPULATION",
-    "Natural History": "NATURAL_HISTORY",
-    "Other": "OTHER",
-}
-TIME_PERSPECTIVE = {
-    "Retrospective": "RETROSPECTIVE",
-    "Prospective": "PROSPECTIVE",
-    "Cross-Sectional": "CROSS_SECTIONAL",
-    "Other": "OTHER",
-}
-MASKING = {
-    "None": "NONE",
-    "Open Label": "NONE",
-    "Single": "SINGLE",
-    "Single Blind": "SINGLE",
-    "Double": "DOUBLE",
-    "Double Blind": "DOUBLE",
-    "Triple": "TRIPLE",
-    "Quadruple": "QUADRUPLE",
-}
-WHO_MASKED = {
-    "Participant": "PARTICIPANT",
-    "Subject": "PARTICIPANT",
-    "Care Provider": "CARE_PROVIDER",
-    "Caregiver": "CARE_PROVIDER",
-    "Investigator": "INVESTIGATOR",
-    "Outcomes Assessor": "OUTCOMES_ASSESSOR",
-}
-ARM_GROUP_TYPE = {
-    "Experimental": "EXPERIMENTAL",
-    "Active Comparator": "ACTIVE_COMPARATOR",
-    "Placebo Comparator": "PLACEBO_COMPARATOR",
-    "Sham Comparator": "SHAM_COMPARATOR",
-    "No Intervention": "NO_INTERVENTION",
-    "Other": "OTHER",
-}
-INTERVENTION_TYPE = {
-    "Behavioral": "BEHAVIORAL",
-    "Biological": "BIOLOGICAL",
-    "Combination Product": "COMBINATION_PRODUCT",
-    "Device": "DEVICE",
-    "Diagnostic Test": "DIAGNOSTIC_TEST",
-    "Dietary Supplement": "DIETARY_SUPPLEMENT",
-    "Drug": "DRUG",
-    "Genetic": "GENETIC",
-    "Procedure": "PROCEDURE",
-    "Radiation": "RADIATION",
-    "Other": "OTHER",
-}
-RESPONSIBLE_PARTY_TYPE = {
-    "Sponsor": "SPONSOR",
-    "Principal Investigator": "PRINCIPAL_INVESTIGATOR",
-    "Sponsor-Investigator": "SPONSOR_INVESTIGATOR",
-}
-ROLE = {
-    "Principal Investigator": "PRINCIPAL_INVESTIGATOR",
-    "Sub-Investigator": "SUB_INVESTIGATOR",
-    "Study Chair": "STUDY_CHAIR",
-    "Study Director": "STUDY_DIRECTOR",
-}
-GENDER = {"All": "ALL", "Both": "ALL", "Female": "FEMALE", "Male": "MALE"}
-SAMPLING_METHOD = {"Probability Sample": "PROBABILITY_SAMPLE", "Non-Probability Sample": "NON_PROBABILITY_SAMPLE"}
 YES_NO = {"Yes": True, "No": False}
 HEALTHY_VOLUNTEERS = {"Accepts Healthy Volunteers": True, "Yes": True, "No": False}
 _MASKING_RE = re.compile(r"^(?P<level>[^(]+?)\s*(?:\((?P<who>[^)]*)\))?$")
@@ -162,14 +55,21 @@ def upper_snake(value: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "_", value).strip("_").upper()
 
 
-def code(table: Mapping[str, str | None], value: str | None) -> str | None:
+@cache
+def vocabulary(concept: str) -> dict[str, str | None]:
+    """The classic term -> API v2 enum table of ``mappings/codes/ctgov-classic-<concept>.yaml``,
+    keyed by case-folded term (records vary the case: "Single Group assignment")."""
+    table = load_code_map(MAPPINGS / "codes" / f"ctgov-classic-{concept}.yaml").forward
+    return {term.casefold(): target for term, target in table.items()}
+
+
+def code(concept: str, value: str | None) -> str | None:
     """Look a classic term up (case-insensitively); unknown terms are upper-snake-cased."""
     if value is None:
         return None
-    if value in table:
-        return table[value]
-    folded = {k.casefold(): v for k, v in table.items()}
-    return folded.get(value.casefold(), upper_snake(value))
+    table = vocabulary(concept)
+    folded = value.casefold()
+    return table[folded] if folded in table else upper_snake(value)
 
 
 def sniff(head: bytes) -> bool:
@@ -217,8 +117,8 @@ class _El:
         """A ``<textblock>`` with its layout indentation removed and line ends normalised."""
         return normalise_block(self.text(f"{path}/textblock", strip=False))
 
-    def code(self, path: str, table: Mapping[str, str | None]) -> str | None:
-        return code(table, self.text(path))
+    def code(self, path: str, concept: str) -> str | None:
+        return code(concept, self.text(path))
 
     def flag(self, path: str, table: Mapping[str, bool] = YES_NO) -> bool | None:
         value = self.text(path)
@@ -309,8 +209,8 @@ def _identification(r: _El) -> Fields:
 def _status(r: _El) -> Fields:
     return {
         "status": {
-            "overall_status": r.code("overall_status", STATUS),
-            "last_known_status": r.code("last_known_status", STATUS),
+            "overall_status": r.code("overall_status", "status"),
+            "last_known_status": r.code("last_known_status", "status"),
             "why_stopped": r.text("why_stopped"),
             "status_verified_date": r.date("verification_date"),
             "start_date": r.date("start_date"),
@@ -320,6 +220,19 @@ def _status(r: _El) -> Fields:
             "first_posted": r.date("study_first_posted"),
             "last_update_submitted": r.date("last_update_submitted"),
             "last_update_posted": r.date("last_update_posted"),
+            "first_submitted_qc": r.date("study_first_submitted_qc"),
+            # firstreceived_*: the names of these dates before the 2017 schema
+            "results_first_submitted": r.date("results_first_submitted") or r.date("firstreceived_results_date"),
+            "results_first_submitted_qc": r.date("results_first_submitted_qc"),
+            "results_first_posted": r.date("results_first_posted"),
+            "disposition_first_submitted": (
+                r.date("disposition_first_submitted") or r.date("firstreceived_results_disposition_date")
+            ),
+            "disposition_first_submitted_qc": r.date("disposition_first_submitted_qc"),
+            "disposition_first_posted": r.date("disposition_first_posted"),
+            "expanded_access": (
+                None if (has := r.flag("has_expanded_access")) is None else {"has_expanded_access": has}
+            ),
         }
     }
 
@@ -340,7 +253,7 @@ def _agency_class(value: str) -> str | None:
 def _sponsors(r: _El) -> Fields:
     rp = r.find("responsible_party")
     party = {
-        "type": rp.code("responsible_party_type", RESPONSIBLE_PARTY_TYPE),
+        "type": rp.code("responsible_party_type", "responsible-party-type"),
         "investigator_full_name": rp.text("investigator_full_name"),
         "investigator_title": rp.text("investigator_title"),
         "investigator_affiliation": rp.text("investigator_affiliation"),
@@ -384,37 +297,44 @@ def _masking(d: _El) -> tuple[str | None, list[str]]:
     m = _MASKING_RE.match(value) if value else None
     if value is None or m is None:
         return value and upper_snake(value), []
-    level = code(MASKING, m.group("level"))
+    level = code("masking", m.group("level"))
     who = m.group("who") or ""
     if level == "NONE" or not who:
         return level, []
-    return level, [c for w in who.split(",") if (c := code(WHO_MASKED, w.strip()))]
+    return level, [c for w in who.split(",") if (c := code("who-masked", w.strip()))]
 
 
 def _design(r: _El) -> Fields:
     d = r.find("study_design_info")
     study_type = r.text("study_type")
     masking, who_masked = _masking(d)
+    bio = {"retention": r.code("biospec_retention", "biospec-retention"), "description": r.block("biospec_descr")}
     parsed = r.parse(parse_enrollment, "enrollment")
     enrollment = None if parsed is None else parsed.model_dump()
     if enrollment is not None and enrollment["type"] is None:
         enrollment["type"] = r.parse_attr(parse_date_type, "enrollment", "type")
     return {
         "design": {
-            "study_type": code(STUDY_TYPE, study_type),
+            "study_type": code("study-type", study_type),
             "phases": r.parse(parse_phases, "phase") or [],
-            "allocation": d.code("allocation", ALLOCATION),
-            "intervention_model": d.code("intervention_model", INTERVENTION_MODEL),
+            "allocation": d.code("allocation", "allocation"),
+            "intervention_model": d.code("intervention_model", "intervention-model"),
             "intervention_model_description": d.text("intervention_model_description"),
-            "primary_purpose": d.code("primary_purpose", PRIMARY_PURPOSE),
-            "observational_model": d.code("observational_model", OBSERVATIONAL_MODEL),
-            "time_perspective": d.code("time_perspective", TIME_PERSPECTIVE),
+            "primary_purpose": d.code("primary_purpose", "primary-purpose"),
+            "observational_model": d.code("observational_model", "observational-model"),
+            "time_perspective": d.code("time_perspective", "time-perspective"),
             "masking": masking,
             "masking_description": d.text("masking_description"),
             "who_masked": who_masked,
             "enrollment": enrollment,
             "patient_registry": True if study_type and "Patient Registry" in study_type else None,
             "target_duration": r.text("target_duration"),
+            "expanded_access_types": [
+                kind.upper()
+                for kind in ("individual", "intermediate", "treatment")
+                if r.flag(f"expanded_access_info/expanded_access_type_{kind}")
+            ],
+            "bio_spec": bio if any(bio.values()) else None,
         }
     }
 
@@ -423,7 +343,7 @@ def _arms_interventions(r: _El) -> Fields:
     interventions: list[Fields] = [
         {
             "name": i.text("intervention_name"),
-            "type": i.code("intervention_type", INTERVENTION_TYPE),
+            "type": i.code("intervention_type", "intervention-type"),
             "description": i.text("description"),
             "other_names": i.texts("other_name"),
             "arm_labels": i.texts("arm_group_label"),
@@ -442,7 +362,7 @@ def _arms_interventions(r: _El) -> Fields:
     arms = [
         {
             "label": (label := a.text("arm_group_label")),
-            "type": a.code("arm_group_type", ARM_GROUP_TYPE),
+            "type": a.code("arm_group_type", "arm-group-type"),
             "description": a.text("description"),
             "intervention_names": names(label),
         }
@@ -476,14 +396,14 @@ def _eligibility(r: _El) -> Fields:
             "criteria": criteria,
             "inclusion": inclusion,
             "exclusion": exclusion,
-            "sex": e.code("gender", GENDER),
+            "sex": e.code("gender", "gender"),
             "gender_based": e.flag("gender_based"),
             "gender_description": e.text("gender_description"),
             "minimum_age": e.parse(parse_age, "minimum_age"),
             "maximum_age": e.parse(parse_age, "maximum_age"),
             "healthy_volunteers": e.flag("healthy_volunteers", HEALTHY_VOLUNTEERS),
             "study_population": e.block("study_pop"),
-            "sampling_method": e.code("sampling_method", SAMPLING_METHOD),
+            "sampling_method": e.code("sampling_method", "sampling-method"),
         }
     }
 
@@ -491,10 +411,10 @@ def _eligibility(r: _El) -> Fields:
 def _location(loc: _El) -> Fields:
     address = loc.find("facility/address")
     contacts = [_contact(c) for c in loc.all("contact") + loc.all("contact_backup")]
-    contacts += [_contact(i, i.code("role", ROLE)) for i in loc.all("investigator")]
+    contacts += [_contact(i, i.code("role", "role")) for i in loc.all("investigator")]
     return {
         "facility": loc.text("facility/name"),
-        "status": loc.code("status", STATUS),
+        "status": loc.code("status", "status"),
         "city": address.text("city"),
         "state": address.text("state"),
         "zip": address.text("zip"),
@@ -507,7 +427,7 @@ def _contacts_locations(r: _El) -> Fields:
     return {
         "central_contacts": [_contact(c) for c in r.all("overall_contact") + r.all("overall_contact_backup")],
         "overall_officials": [
-            {"name": person_name(o), "affiliation": o.text("affiliation"), "role": o.code("role", ROLE)}
+            {"name": person_name(o), "affiliation": o.text("affiliation"), "role": o.code("role", "role")}
             for o in r.all("overall_official")
         ],
         "locations": [_location(loc) for loc in r.all("location")],
@@ -521,6 +441,65 @@ def _references(r: _El) -> Fields:
     return {
         "references": refs("reference", "BACKGROUND") + refs("results_reference", "RESULT"),
         "see_also_links": [{"label": x.text("description"), "url": x.text("url")} for x in r.all("link")],
+        "available_ipds": [
+            {
+                "id": d.text("doc_id"),
+                "type": d.text("doc_type"),
+                "url": d.text("doc_url"),
+                "comment": d.text("doc_comment"),
+            }
+            for d in r.all("study_docs/study_doc")
+        ],
+    }
+
+
+def _ipd_sharing(r: _El) -> Fields:
+    p = r.find("patient_data")
+    if p.el is None:
+        return {}
+    return {
+        "ipd_sharing": {
+            "sharing": p.code("sharing_ipd", "ipd-sharing"),
+            "description": p.text("ipd_description"),
+            "info_types": [code("ipd-info-type", t) for t in p.texts("ipd_info_type")],
+            "time_frame": p.text("ipd_time_frame"),
+            "access_criteria": p.text("ipd_access_criteria"),
+            "url": p.text("ipd_url"),
+        }
+    }
+
+
+def _documents(r: _El) -> Fields:
+    docs = r.all("provided_document_section/provided_document")
+    if not docs:
+        return {}
+    return {
+        "documents": {
+            "large_docs": [
+                {
+                    "label": d.text("document_type"),
+                    "has_protocol": d.flag("document_has_protocol"),
+                    "has_icf": d.flag("document_has_icf"),
+                    "has_sap": d.flag("document_has_sap"),
+                    "date": d.date("document_date"),
+                    "url": d.text("document_url"),
+                }
+                for d in docs
+            ]
+        }
+    }
+
+
+def _derived(r: _El) -> Fields:
+    return {
+        "derived": {
+            "condition_meshes": [{"term": t} for t in r.texts("condition_browse/mesh_term")],
+            "intervention_meshes": [{"term": t} for t in r.texts("intervention_browse/mesh_term")],
+            "location_countries": r.texts("location_countries/country"),
+            "removed_countries": r.texts("removed_countries/country"),
+        },
+        # The public download carries <clinical_results> whenever results are posted.
+        "has_results": r.find("clinical_results").el is not None,
     }
 
 
@@ -536,6 +515,9 @@ PARTS = (
     _eligibility,
     _contacts_locations,
     _references,
+    _ipd_sharing,
+    _documents,
+    _derived,
 )
 
 
@@ -548,9 +530,7 @@ def element_to_trial(root: etree._Element, source: Source) -> Trial:
     try:
         return Trial.model_validate(fields)
     except ValidationError as exc:
-        errors = exc.errors()
-        detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors[:3])
-        raise record.error(f"invalid record: {detail}") from None
+        raise RecordError.of(validation_problem(exc, source.file, record.place())) from None
 
 
 def _parse(data: bytes, file: str) -> etree._Element:
