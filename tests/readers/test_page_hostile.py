@@ -225,3 +225,11 @@ def test_a_heading_repeated_inside_prose_is_text() -> None:
     trial, unplaced = listing.parse(text, "page.txt")
     assert unplaced == []
     assert trial.detailed_description == "Draft-Version-001-\nSummary\nOf the design."
+
+
+def test_a_value_the_model_refuses_names_line_field_and_value() -> None:
+    text = _text("000_2338396f704c9960").replace("NCT ID: NCT06886919", "NCT ID: NCT0688")
+    err = _error(compact, text)
+    assert err.problem.place == "line 2"
+    assert err.problem.message.startswith("identification.nct_id: String should match pattern")
+    assert err.problem.message.endswith("(got 'NCT0688')")

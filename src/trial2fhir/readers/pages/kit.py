@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pydantic import ValidationError
 
-from trial2fhir.errors import RecordError
+from trial2fhir.errors import Loc, RecordError, dotted, validation_problem
 from trial2fhir.model import SourceFormat, Trial
 from trial2fhir.readers.base import ReadResult, decode_text
 
@@ -220,11 +220,13 @@ class Draft:
         try:
             return Trial.model_validate(data)
         except ValidationError as exc:
-            first = exc.errors()[0]
-            path = ".".join(str(p) for p in first["loc"])
-            place = next((self.origin[p] for p in sorted(self.origin, key=len, reverse=True)
-                          if path == p or path.startswith(p + ".")), "")
-            raise RecordError(self.file, place, f"{path}: {first['msg']}") from None
+            raise RecordError.of(validation_problem(exc, self.file, self._place)) from None
+
+    def _place(self, loc: Loc) -> str:
+        """The page line a model error is at: where the field (or its nearest parent) came from."""
+        path = dotted(loc)
+        return next((self.origin[p] for p in sorted(self.origin, key=len, reverse=True)
+                     if path == p or path.startswith(p + ".")), "")
 
 
 # --- the reader contract ----------------------------------------------------------------------
