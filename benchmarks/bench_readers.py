@@ -7,6 +7,8 @@ time (so other load on the machine does not count against the reader).
     .venv/bin/python benchmarks/bench_readers.py [--seconds 2] [--repeat 3]
 
 Pages come from samples/ (one per layout variant); JSON records from ../shared/ctgov-dev/*.json.
+Beside each figure, the floor: validating the same record's Trial from its dict (what building
+any Trial costs), so figures from loaded or different machines compare as ratios.
 """
 
 from __future__ import annotations
@@ -45,24 +47,37 @@ def rate(read: Callable[[bytes, str], Iterator[ReadResult]], inputs: list[bytes]
     return best
 
 
+def floor(read: Callable[[bytes, str], Iterator[ReadResult]], inputs: list[bytes], seconds: float,
+          repeat: int) -> float:
+    """Records/s of Trial.model_validate alone on the dumps of the same records."""
+    dumps = [r.model_dump() for data in inputs for r in read(data, "bench") if isinstance(r, Trial)]
+
+    def validate(_data: bytes, _file: str) -> Iterator[ReadResult]:
+        yield from (Trial.model_validate(d) for d in dumps)
+
+    return rate(validate, [b""], seconds, repeat)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=2.0)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    print(f"{'reader':32} {'input':>10} {'per second':>12}  target")
+    print(f"{'reader':32} {'input':>10} {'per second':>12} {'floor':>8}  target")
     for label, (reader, stem) in PAGES.items():
         data = (REPO / "samples" / f"{stem}.txt").read_bytes()
         per_s = rate(READERS[reader].read, [data], args.seconds, args.repeat)
-        print(f"{label:32} {len(data) // 1024:>7} KiB {per_s:>12,.0f}  >= 1,000 pages/s")
+        base = floor(READERS[reader].read, [data], args.seconds, args.repeat)
+        print(f"{label:32} {len(data) // 1024:>7} KiB {per_s:>12,.0f} {base:>8,.0f}  >= 1,000 pages/s")
     records = sorted(SHARED.glob("*.json"))
     if not records:
         print(f"ctgov-api-v2-json: skipped, {SHARED} is absent")
         return
     inputs = [f.read_bytes() for f in records]
     per_s = rate(READERS["ctgov-api-v2-json"].read, inputs, args.seconds, args.repeat)
+    base = floor(READERS["ctgov-api-v2-json"].read, inputs, args.seconds, args.repeat)
     size = sum(map(len, inputs)) // len(inputs) // 1024
-    print(f"{'ctgov-api-v2-json':32} {size:>5} KiB/r {per_s:>12,.0f}  >= 1,500 records/s "
+    print(f"{'ctgov-api-v2-json':32} {size:>5} KiB/r {per_s:>12,.0f} {base:>8,.0f}  >= 1,500 records/s "
           f"({len(inputs)} records)")
 
 

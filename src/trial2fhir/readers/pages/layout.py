@@ -13,7 +13,7 @@ import re
 import types
 import typing
 from collections.abc import Callable
-from functools import cache
+from functools import cache, cached_property
 from importlib import resources
 from typing import Any, Union
 
@@ -50,6 +50,11 @@ class FieldRule(_Spec):
     """The value is a count of the list at ``to``: placed only when the list agrees."""
     match: str | None = None
     """A regular expression whose group 1 is the value (header lines)."""
+
+    @cached_property
+    def pattern(self) -> re.Pattern[str] | None:
+        """``match`` compiled once (the header and ``anywhere`` rules try it on many lines)."""
+        return re.compile(self.match, re.IGNORECASE) if self.match else None
 
     def applies(self, get: typing.Callable[[str], Any]) -> bool:
         if self.when is None:

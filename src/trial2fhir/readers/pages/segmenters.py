@@ -160,8 +160,8 @@ def header(draft: Draft, lines: list[Line], rule: SectionRule) -> None:
 
 def _matched(draft: Draft, line: Line, fields: Sequence[FieldRule]) -> bool:
     for f in fields:
-        m = re.fullmatch(f.match or "", line.text.strip(), re.IGNORECASE)
-        if f.match and m and place(draft, f, m.group(1).strip(), line):
+        m = f.pattern.fullmatch(line.text.strip()) if f.pattern else None
+        if m and place(draft, f, m.group(1).strip(), line):
             return True
     return False
 

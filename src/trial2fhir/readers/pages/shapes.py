@@ -80,13 +80,14 @@ def words(vocab: str) -> Shape:
 
 NCT_IN_TEXT = re.compile(r"\bNCT\d{8}\b")
 _ISO_DATE = re.compile(r"\d{4}(?:-\d{2}(?:-\d{2})?)?")
-_MONTH = (r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sep(?:tember)?"
+_MONTH = (r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sep(?:t|tember)?"
           r"|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)")
 # Written dates: "Sep 30, 2027", "30 May 2025", "March 2026", ISO. Only text of this shape is a
 # date; of the shape but not in the calendar (February 30) it is refused, not left unplaced.
 _DATE_WORDS = re.compile(rf"(?:\d{{1,2}}\s+)?{_MONTH}\s+(?:\d{{1,2}},?\s+)?\d{{4}}|{_ISO_DATE.pattern}",
                          re.IGNORECASE)
 _PARTICIPANTS = re.compile(r"(\d[\d,]*)\s+participants?(?:\s*\((actual|estimated)\))?", re.IGNORECASE)
+_AGE = re.compile(r"\d+\s+[A-Za-z]+")
 _MASKING = re.compile(r"([A-Z]+)\s*(?:\((.*)\))?")
 
 
@@ -111,8 +112,7 @@ def _date(pattern: re.Pattern[str]) -> Shape:
     a date of the shape that is no calendar date raises ValueError naming it."""
 
     def shape(text: str) -> dict[str, Any] | None:
-        text = re.sub(r"\bSept\b", "Sep", " ".join(text.replace(".", " ").split()))
-        text = re.sub(r"\s+,", ",", text)
+        text = " ".join(text.replace(".", " ").split()).replace(" ,", ",")
         if not pattern.fullmatch(text):
             return None
         return {"date": values.parse_date(text).date, "type": None}
@@ -166,7 +166,7 @@ def sponsor(text: str) -> dict[str, Any] | None:
 
 def age(text: str) -> dict[str, Any] | None:
     """``18 Years`` as the compact layout prints a bound."""
-    if not re.fullmatch(r"\d+\s+[A-Za-z]+", text):
+    if not _AGE.fullmatch(text):
         return None
     try:
         found = values.parse_age(text)
