@@ -144,6 +144,7 @@ def _layout_data(name: str) -> dict[str, object]:
 
 @pytest.mark.parametrize(("edit", "message"), [
     (lambda d: d["sections"]["summary"].update(read="prose"), "sections.summary.read: unknown segmenter 'prose'"),
+    (lambda d: d["sections"]["summary"].pop("to"), "sections.summary.to: segmenter 'text' needs a Trial path"),
     (lambda d: d["sections"]["summary"].update(to="brief_summery"),
      "sections.summary.to: Trial has no field 'brief_summery'"),
     (lambda d: d["sections"]["details"]["labels"]["Age"].update(shape="age_range"),

@@ -56,7 +56,7 @@ def identifiers(draft: Draft, lines: list[Line], _rule: SectionRule) -> None:
 
 def outcomes(draft: Draft, lines: list[Line], rule: SectionRule) -> None:
     """``measure`` / description lines / ``Time Frame: ...`` (closing the outcome)."""
-    assert rule.to is not None
+    to = str(rule.to)
     measure: Line | None = None
     desc: list[str] = []
     for line in solid(lines):
@@ -64,7 +64,7 @@ def outcomes(draft: Draft, lines: list[Line], rule: SectionRule) -> None:
         if tf and measure is None:
             draft.lost(line)
         elif tf and measure is not None:
-            draft.add(rule.to, {"measure": measure.text, "description": "\n".join(desc) or None,
+            draft.add(to, {"measure": measure.text, "description": "\n".join(desc) or None,
                                 "time_frame": tf.group(1).strip() or None}, measure)
             measure, desc = None, []
         elif measure is None:
@@ -72,7 +72,7 @@ def outcomes(draft: Draft, lines: list[Line], rule: SectionRule) -> None:
         else:
             desc.append(line.text)
     if measure is not None:
-        draft.add(rule.to, {"measure": measure.text, "description": "\n".join(desc) or None}, measure)
+        draft.add(to, {"measure": measure.text, "description": "\n".join(desc) or None}, measure)
 
 
 def _sponsor_entries(draft: Draft, lines: list[Line]) -> list[tuple[Line, dict[str, Any], str | None]]:

@@ -132,7 +132,7 @@ def has_path(path: str, model: type[BaseModel] = Trial) -> bool:
     return not rest or any(has_path(rest, m) for m in _models(info.annotation))
 
 
-def _check(layout: Layout, segmenters: typing.Collection[str]) -> list[str]:
+def _check(layout: Layout, segmenters: typing.Collection[str], needs_to: typing.Collection[str]) -> list[str]:
     problems = []
     keys = {h.key for h in layout.headings.values()} | {""}
     for key, rule in layout.sections.items():
@@ -141,6 +141,8 @@ def _check(layout: Layout, segmenters: typing.Collection[str]) -> list[str]:
             problems.append(f"{where}: no heading has key {key!r}")
         if rule.read not in segmenters:
             problems.append(f"{where}.read: unknown segmenter {rule.read!r}")
+        if rule.to is None and rule.read in needs_to:
+            problems.append(f"{where}.to: segmenter {rule.read!r} needs a Trial path")
         if rule.to is not None and not has_path(rule.to):
             problems.append(f"{where}.to: Trial has no field {rule.to!r}")
         named = [(f"{where}.fields[{i}]", f) for i, f in enumerate(rule.fields)]
@@ -164,14 +166,14 @@ def _check(layout: Layout, segmenters: typing.Collection[str]) -> list[str]:
 
 def check(data: Any, source: str) -> Layout:
     """A layout from its YAML data, checked; ValueError naming ``source`` and the place."""
-    from trial2fhir.readers.pages.segmenters import SEGMENTERS  # segmenters import the layout
+    from trial2fhir.readers.pages.segmenters import NEEDS_TO, SEGMENTERS  # they import the layout
 
     try:
         layout = Layout.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         raise ValueError(f"{source}: {'.'.join(map(str, first['loc']))}: {first['msg']}") from None
-    problems = _check(layout, SEGMENTERS)
+    problems = _check(layout, SEGMENTERS, NEEDS_TO)
     if problems:
         more = f" (and {len(problems) - 1} more)" if problems[1:] else ""
         raise ValueError(f"{source}: {problems[0]}{more}")

@@ -45,14 +45,12 @@ def _first(lines: Sequence[Line]) -> Line:
 
 
 def text(draft: Draft, lines: list[Line], rule: SectionRule) -> None:
-    assert rule.to is not None
-    draft.put(rule.to, paragraphs(lines), _first(lines))
+    draft.put(str(rule.to), paragraphs(lines), _first(lines))
 
 
 def listed(draft: Draft, lines: list[Line], rule: SectionRule) -> None:
     """One item per line, exact duplicates dropped."""
-    assert rule.to is not None
-    draft.extend(rule.to, [line.text.strip() for line in solid(lines)], _first(lines))
+    draft.extend(str(rule.to), [line.text.strip() for line in solid(lines)], _first(lines))
 
 
 def criteria(draft: Draft, lines: list[Line], rule: SectionRule) -> None:
@@ -165,6 +163,9 @@ def _matched(draft: Draft, line: Line, fields: Sequence[FieldRule]) -> bool:
             return True
     return False
 
+
+NEEDS_TO = frozenset({"text", "list", "compact_outcomes"})
+"""Segmenters with no default place: their layout rule must say ``to`` (checked at load)."""
 
 SEGMENTERS: dict[str, Segmenter] = {
     "header": header,
