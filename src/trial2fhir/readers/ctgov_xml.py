@@ -23,7 +23,7 @@ from trial2fhir.mapping.codes import load_code_map
 from trial2fhir.mapping.load import MAPPINGS
 from trial2fhir.model import NCT_ID_PATTERN, Source, Trial
 from trial2fhir.readers.base import ReadResult
-from trial2fhir.readers.criteria import split_criteria
+from trial2fhir.readers.criteria import parse_criteria
 from trial2fhir.readers.values import (
     agency_class,
     parse_age,
@@ -390,12 +390,10 @@ def _outcomes(r: _El) -> Fields:
 def _eligibility(r: _El) -> Fields:
     e = r.find("eligibility")
     criteria = e.block("criteria")
-    inclusion, exclusion = split_criteria(criteria)
     return {
         "eligibility": {
             "criteria": criteria,
-            "inclusion": inclusion,
-            "exclusion": exclusion,
+            "criteria_sections": parse_criteria(criteria),
             "sex": e.code("gender", "gender"),
             "gender_based": e.flag("gender_based"),
             "gender_description": e.text("gender_description"),

@@ -15,7 +15,6 @@ from typing import Any
 
 from trial2fhir.model import Trial
 from trial2fhir.readers.base import ReadResult
-from trial2fhir.readers.criteria import clean_item, is_item_start
 from trial2fhir.readers.pages import segmenters
 from trial2fhir.readers.pages.kit import Draft, Line, read_page, solid
 from trial2fhir.readers.pages.layout import SectionRule, load
@@ -24,7 +23,6 @@ from trial2fhir.readers.pages.shapes import SHAPES, VOCAB
 ABSENT = frozenset({"-", "", "N/A", "NA"})
 """Values the page prints for 'not given' (``Identifier Type: -``)."""
 _IDENT = re.compile(r"Identifier (Type|Source|Link):\s*(.*)")
-_CRITERIA = re.compile(r"(inclusion|exclusion)\s+criteria:?", re.IGNORECASE)
 _TIME_FRAME = re.compile(r"Time\s*Frame:?\s*(.*)", re.IGNORECASE)
 
 
@@ -135,29 +133,8 @@ def eligibility(draft: Draft, lines: list[Line], rule: SectionRule) -> None:
             SHAPES[f.shape](rows[cut - 1].text) is not None for f in rule.fields))):
         cut -= 1
     segmenters.by_shape(draft, rows[cut:], rule.fields)
-    blocks: dict[str, list[str]] = {"inclusion": [], "exclusion": []}
-    before: list[str] = []
-    current = before
-    for line in rows[:cut]:
-        m = _CRITERIA.fullmatch(line.text.strip())
-        if m:
-            current = blocks[m.group(1).lower()]
-        else:
-            current.append(line.text)
-    parts = ["\n".join(before)] if before else []
-    parts += [f"{kind.capitalize()} Criteria:\n\n" + "\n".join(items) for kind, items in blocks.items() if items]
-    first = rows[0] if rows else Line(0, "")
-    draft.put("eligibility.criteria", "\n\n".join(parts) or None, first)
-    draft.put("eligibility.inclusion", [t for t in map(_item, before + blocks["inclusion"]) if t], first)
-    draft.put("eligibility.exclusion", [t for t in map(_item, blocks["exclusion"]) if t], first)
-
-
-def _item(line: str) -> str:
-    """One criterion: a bullet followed by a number (``* 2\\. text``) loses both markers."""
-    text = clean_item(line)
-    if line.lstrip()[:1] in ("*", "-", "\u2022") and is_item_start(text):
-        text = clean_item(text)
-    return text
+    # The page's criteria lines are the text, verbatim; the tree comes from the one criteria parser.
+    segmenters.put_criteria(draft, "\n".join(line.text for line in rows[:cut]), rows[0] if rows else Line(0, ""))
 
 
 segmenters.register({

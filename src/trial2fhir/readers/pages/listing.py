@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 from trial2fhir.model import Trial
 from trial2fhir.readers.base import ReadResult
-from trial2fhir.readers.criteria import clean_item, is_item_start
+from trial2fhir.readers.criteria import is_item_start
 from trial2fhir.readers.pages import segmenters
 from trial2fhir.readers.pages.kit import Draft, Line, read_page
 from trial2fhir.readers.pages.layout import SectionRule, load
@@ -30,36 +30,18 @@ _CRITERIA_HEADING = re.compile(r"\s*(inclusion|exclusion)\s+criteria\s*:?\s*", r
 
 
 def criteria(draft: Draft, block: list[Line], _rule: SectionRule) -> None:
-    """Inclusion / Exclusion lists; lines before a heading count as inclusion (as split_criteria)."""
-    groups: dict[str, list[str]] = {"inclusion": [], "exclusion": []}
-    current = "inclusion"
+    """The criteria lines, hard wraps joined, are the text; the tree comes from parse_criteria."""
+    out: list[str] = []
     run: list[str] = []
     for line in [*block, Line(0, "")]:
-        heading = _CRITERIA_HEADING.fullmatch(line.text)
-        if heading or line.no == 0:
-            groups[current].extend(join_wrapped(run))
+        if _CRITERIA_HEADING.fullmatch(line.text) or line.no == 0:
+            out.extend(join_wrapped(run))
             run = []
-            current = heading.group(1).lower() if heading else current
+            if line.no:
+                out.append(line.text.strip())
         else:
             run.append(line.text)
-    inclusion = [item for item in map(clean_item, groups["inclusion"]) if item]
-    exclusion = [item for item in map(clean_item, groups["exclusion"]) if item]
-    if not inclusion and not exclusion:
-        return
-    first = block[0]
-    draft.put("eligibility.inclusion", inclusion, first)
-    draft.put("eligibility.exclusion", exclusion, first)
-    draft.put("eligibility.criteria", criteria_text(inclusion, exclusion), first)
-
-
-def criteria_text(inclusion: list[str], exclusion: list[str]) -> str:
-    """The criteria as registries write them, so :func:`split_criteria` gives the items back."""
-    parts = []
-    if inclusion:
-        parts.append("Inclusion Criteria:\n\n" + "\n".join(f"* {item}" for item in inclusion))
-    if exclusion:
-        parts.append("Exclusion Criteria:\n\n" + "\n".join(f"* {item}" for item in exclusion))
-    return "\n\n".join(parts)
+    segmenters.put_criteria(draft, "\n".join(out).strip(), block[0] if block else Line(0, ""))
 
 
 def join_wrapped(lines: list[str]) -> list[str]:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 
 from trial2fhir.errors import RecordError
 from trial2fhir.model import Trial
-from trial2fhir.readers.criteria import split_criteria
+from trial2fhir.readers.criteria import parse_criteria
 from trial2fhir.readers.pages import arms, people
 from trial2fhir.readers.pages.kit import Draft, Line, page_lines, paragraphs, solid, split_sections
 from trial2fhir.readers.pages.layout import FieldRule, Layout, SectionRule
@@ -54,16 +54,16 @@ def listed(draft: Draft, lines: list[Line], rule: SectionRule) -> None:
 
 
 def criteria(draft: Draft, lines: list[Line], rule: SectionRule) -> None:
-    """The criteria text verbatim into ``<to>.criteria``; its items from the one criteria parser."""
-    body = paragraphs(lines)
-    if body is None:
-        return
-    first = _first(lines)
-    path = rule.to or "eligibility"
-    inclusion, exclusion = split_criteria(body)
-    draft.put(f"{path}.criteria", body, first)
-    draft.put(f"{path}.inclusion", inclusion, first)
-    draft.put(f"{path}.exclusion", exclusion, first)
+    """The criteria text verbatim into ``<to>.criteria``; the tree from the one criteria parser."""
+    put_criteria(draft, paragraphs(lines), _first(lines), rule.to or "eligibility")
+
+
+def put_criteria(draft: Draft, body: str | None, line: Line, path: str = "eligibility") -> None:
+    """The page's criteria text (as the page gives it) and its tree, which every reader builds
+    with :func:`~trial2fhir.readers.criteria.parse_criteria`."""
+    if body:
+        draft.put(f"{path}.criteria", body, line)
+        draft.put(f"{path}.criteria_sections", [s.model_dump() for s in parse_criteria(body)], line)
 
 
 def skip(_draft: Draft, _lines: list[Line], _rule: SectionRule) -> None:
