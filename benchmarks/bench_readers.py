@@ -8,7 +8,8 @@ time (so other load on the machine does not count against the reader).
 
 Pages come from samples/ (one per layout variant); JSON records from ../shared/ctgov-dev/*.json.
 Beside each figure, the floor: validating the same record's Trial from its dict (what building
-any Trial costs), so figures from loaded or different machines compare as ratios.
+any Trial costs), so figures from loaded or different machines compare as ratios; and the rate of
+the criteria parser alone on the same records' criteria text (its share of the reader's time).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 from trial2fhir.model import Trial
 from trial2fhir.readers import READERS
 from trial2fhir.readers.base import ReadResult
+from trial2fhir.readers.criteria import parse_criteria
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared" / "ctgov-dev"
@@ -58,17 +60,31 @@ def floor(read: Callable[[bytes, str], Iterator[ReadResult]], inputs: list[bytes
     return rate(validate, [b""], seconds, repeat)
 
 
+def criteria_only(read: Callable[[bytes, str], Iterator[ReadResult]], inputs: list[bytes], seconds: float,
+                  repeat: int) -> float:
+    """Records/s of parse_criteria alone on the same records' criteria text."""
+    texts = [r.eligibility.criteria for data in inputs for r in read(data, "bench") if isinstance(r, Trial)]
+
+    def parse(_data: bytes, _file: str) -> Iterator[ReadResult]:
+        for text in texts:
+            parse_criteria(text)
+            yield Trial.model_construct()
+
+    return rate(parse, [b""], seconds, repeat)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=2.0)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    print(f"{'reader':32} {'input':>10} {'per second':>12} {'floor':>8}  target")
+    print(f"{'reader':32} {'input':>10} {'per second':>12} {'floor':>8} {'criteria':>9}  target")
     for label, (reader, stem) in PAGES.items():
         data = (REPO / "samples" / f"{stem}.txt").read_bytes()
         per_s = rate(READERS[reader].read, [data], args.seconds, args.repeat)
         base = floor(READERS[reader].read, [data], args.seconds, args.repeat)
-        print(f"{label:32} {len(data) // 1024:>7} KiB {per_s:>12,.0f} {base:>8,.0f}  >= 1,000 pages/s")
+        crit = criteria_only(READERS[reader].read, [data], args.seconds, args.repeat)
+        print(f"{label:32} {len(data) // 1024:>7} KiB {per_s:>12,.0f} {base:>8,.0f} {crit:>9,.0f}  >= 1,000 pages/s")
     records = sorted(SHARED.glob("*.json"))
     if not records:
         print(f"ctgov-api-v2-json: skipped, {SHARED} is absent")
@@ -76,8 +92,9 @@ def main() -> None:
     inputs = [f.read_bytes() for f in records]
     per_s = rate(READERS["ctgov-api-v2-json"].read, inputs, args.seconds, args.repeat)
     base = floor(READERS["ctgov-api-v2-json"].read, inputs, args.seconds, args.repeat)
+    crit = criteria_only(READERS["ctgov-api-v2-json"].read, inputs, args.seconds, args.repeat)
     size = sum(map(len, inputs)) // len(inputs) // 1024
-    print(f"{'ctgov-api-v2-json':32} {size:>5} KiB/r {per_s:>12,.0f} {base:>8,.0f}  >= 1,500 records/s "
+    print(f"{'ctgov-api-v2-json':32} {size:>5} KiB/r {per_s:>12,.0f} {base:>8,.0f} {crit:>9,.0f}  >= 1,500 records/s "
           f"({len(inputs)} records)")
 
 

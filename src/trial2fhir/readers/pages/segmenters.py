@@ -63,7 +63,8 @@ def put_criteria(draft: Draft, body: str | None, line: Line, path: str = "eligib
     with :func:`~trial2fhir.readers.criteria.parse_criteria`."""
     if body:
         draft.put(f"{path}.criteria", body, line)
-        draft.put(f"{path}.criteria_sections", [s.model_dump() for s in parse_criteria(body)], line)
+        # The parser's models go in as they are: validated once, not dumped and validated again.
+        draft.put(f"{path}.criteria_sections", parse_criteria(body), line)
 
 
 def skip(_draft: Draft, _lines: list[Line], _rule: SectionRule) -> None:
