@@ -234,3 +234,4 @@ def test_a_value_the_model_refuses_names_line_field_and_value() -> None:
     assert err.problem.place == "line 2"
     assert err.problem.message.startswith("identification.nct_id: String should match pattern")
     assert err.problem.message.endswith("(got 'NCT0688')")
+

@@ -188,10 +188,12 @@ class Draft:
             self.lost(line)
 
     def add(self, path: str, value: Any, line: Line) -> None:
-        """Append to a list field."""
+        """Append to a list field (the item's line kept, so an error in it names its own line)."""
         node, last = self._node(path)
-        node.setdefault(last, []).append(value)
+        items = node.setdefault(last, [])
+        items.append(value)
         self.origin.setdefault(path, line.place)
+        self.origin[f"{path}.{len(items) - 1}"] = line.place
 
     def extend(self, path: str, items: Sequence[Any], line: Line) -> None:
         """Append to a list field the items it does not hold yet."""
