@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+import yaml
 
 from trial2fhir.model import Age
-from trial2fhir.readers.pages.shapes import SHAPES
+from trial2fhir.readers.pages import summary
+from trial2fhir.readers.pages.shapes import SHAPES, VOCAB
 
 
 @pytest.mark.parametrize(
@@ -77,3 +81,31 @@ def test_enrollment_and_sponsor() -> None:
         "name": "Sun Yat-sen University (SYSU)",
         "agency_class": None,
     }
+
+
+SPEC_ENUM = {  # shapes.VOCAB name -> the API v2 enum (ctg-oas-v2.yaml) it must equal
+    "status": "Status", "site_status": "RecruitmentStatus", "study_type": "StudyType", "phase": "Phase",
+    "sex": "Sex", "agency_class": "AgencyClass", "allocation": "DesignAllocation",
+    "intervention_model": "InterventionalAssignment", "primary_purpose": "PrimaryPurpose",
+    "observational_model": "ObservationalModel", "time_perspective": "DesignTimePerspective",
+    "masking": "DesignMasking", "who_masked": "WhoMasked", "responsible_party_type": "ResponsiblePartyType",
+    "arm_type": "ArmGroupType", "intervention_type": "InterventionType",
+}
+
+
+def _spec_enums(shared_dir: Path) -> dict[str, set[str]]:
+    spec = yaml.safe_load((shared_dir / "schemas/ctgov-api-v2/2.0.5/ctg-oas-v2.yaml").read_text())
+    return {k: set(v["enum"]) for k, v in spec["components"]["schemas"].items() if "enum" in v}
+
+
+def test_vocabularies_are_the_api_v2_enums(shared_dir: Path) -> None:
+    enums = _spec_enums(shared_dir)
+    assert set(VOCAB) == set(SPEC_ENUM)
+    for name, enum in SPEC_ENUM.items():
+        assert set(VOCAB[name]) == enums[enum], (name, set(VOCAB[name]) ^ enums[enum])
+
+
+def test_summary_contact_roles_are_api_v2_roles(shared_dir: Path) -> None:
+    enums = _spec_enums(shared_dir)
+    roles = set(summary.LAYOUT.sections["contacts"].roles.values())
+    assert roles <= enums["ContactRole"], roles - enums["ContactRole"]
