@@ -15,6 +15,8 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from pydantic import BaseModel
+
 from trial2fhir.model import normalise_nct_id
 from trial2fhir.readers import values
 
@@ -120,26 +122,26 @@ def _date(pattern: re.Pattern[str]) -> Shape:
     return shape
 
 
-def phases_words(text: str) -> list[str] | None:
-    """``Phase 1/2``, ``Phase I/II``, ``Phase 2 Phase 3``, ``N/A`` -> API v2 phases."""
-    try:
-        return values.parse_phases(text) or None
-    except ValueError:
-        return None
+def lenient(parse: Callable[[str], Any], gate: re.Pattern[str] | None = None) -> Shape:
+    """A shared value parser (``readers.values``) as a shape: text it cannot read (or that fails
+    the ``gate`` shape) is None, not an error; a model comes back as its fields."""
+
+    def shape(text: str) -> Any:
+        if gate is not None and not gate.fullmatch(text):
+            return None
+        try:
+            found = parse(text)
+        except ValueError:
+            return None
+        return found.model_dump() if isinstance(found, BaseModel) else found or None
+
+    return shape
 
 
 def phases_code(text: str) -> list[str] | None:
     """``PHASE1/PHASE2`` exactly as API v2 spells each phase."""
     parts = [p.strip() for p in text.split("/")]
     return parts if all(p in VOCAB["phase"] for p in parts) else None
-
-
-def enrollment_words(text: str) -> dict[str, Any] | None:
-    try:
-        found = values.parse_enrollment(text)
-    except ValueError:
-        return None
-    return found.model_dump() if found else None
 
 
 def enrollment_participants(text: str) -> dict[str, Any] | None:
@@ -164,17 +166,6 @@ def sponsor(text: str) -> dict[str, Any] | None:
     return {"name": text, "agency_class": None} if text else None
 
 
-def age(text: str) -> dict[str, Any] | None:
-    """``18 Years`` as the compact layout prints a bound."""
-    if not _AGE.fullmatch(text):
-        return None
-    try:
-        found = values.parse_age(text)
-    except ValueError:
-        return None
-    return found.model_dump() if found else None
-
-
 _BOUND = r"(\d+)\s*([A-Za-z]+)?\.?"
 _AGE_FORMS = (  # (pattern, which bounds its two groups fill)
     (re.compile(rf"{_BOUND}\s*(?:-|–|—|to)\s*{_BOUND}", re.IGNORECASE), "range"),
@@ -188,11 +179,8 @@ _AGE_FORMS = (  # (pattern, which bounds its two groups fill)
 
 def _bound(value: str, unit: str | None) -> dict[str, Any] | None:
     """One age bound; a bare number is in years (``18-65``, ``18+``)."""
-    try:
-        found = values.parse_age(f"{value} {unit or 'Years'}")
-    except ValueError:
-        return None
-    return found.model_dump() if found else None
+    found: dict[str, Any] | None = lenient(values.parse_age)(f"{value} {unit or 'Years'}")
+    return found
 
 
 def ages(text: str) -> Fields | None:
@@ -242,12 +230,12 @@ SHAPES: Mapping[str, Shape] = {
     "nct": nct_in,
     "date": _date(_DATE_WORDS),
     "iso_date": _date(_ISO_DATE),
-    "phases": phases_words,
+    "phases": lenient(values.parse_phases),
     "phases_code": phases_code,
-    "enrollment": enrollment_words,
+    "enrollment": lenient(values.parse_enrollment),
     "participants": enrollment_participants,
     "sponsor": sponsor,
-    "age": age,
+    "age": lenient(values.parse_age, gate=_AGE),  # "18 Years" as the compact layout prints a bound
     "ages": ages,
     "masking": masking,
     "study_type": study_type_words,

@@ -14,7 +14,7 @@ from trial2fhir.readers.base import ReadResult
 from trial2fhir.readers.pages import segmenters
 from trial2fhir.readers.pages.kit import Draft, Line, read_page, solid
 from trial2fhir.readers.pages.layout import SectionRule, load
-from trial2fhir.readers.pages.shapes import nct_in, phases_words, sponsor
+from trial2fhir.readers.pages.shapes import SHAPES, nct_in, sponsor
 
 _SEPARATOR = " · "
 _FACTS_LINE = re.compile(r"·\s*NCT\d{8}\s*$")
@@ -48,7 +48,7 @@ def _facts(draft: Draft, line: Line) -> None:
         if not part:
             continue
         nct = nct_in(part) if re.fullmatch(r"NCT\d+", part, re.IGNORECASE) else None
-        phases = phases_words(part)
+        phases = SHAPES["phases"](part)
         if nct:
             placed &= _agrees(draft, "identification.nct_id", nct, line)
         elif phases:
