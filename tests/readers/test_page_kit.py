@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from trial2fhir.errors import RecordError
+from trial2fhir.model import PartialDate
 from trial2fhir.readers.pages.kit import Draft, Line, page_lines, paragraphs, split_sections
 from trial2fhir.readers.pages.layout import check
 
@@ -102,3 +103,22 @@ def test_extend_adds_only_new_items() -> None:
     draft.extend("conditions", ["SLE", "SLE", "AAV"], Line(3, "SLE"))
     draft.extend("conditions", ["AAV", "SSc"], Line(4, "AAV"))
     assert draft.build().conditions == ["SLE", "AAV", "SSc"]
+
+
+def test_by_shape_page_order_chooses_between_fields_of_one_shape() -> None:
+    """Two dates: the first is the start, the next the completion; a labelled-only field takes
+    only the value its label names; a line no free field accepts is unplaced."""
+    from trial2fhir.readers.pages.layout import FieldRule
+    from trial2fhir.readers.pages.segmenters import by_shape
+
+    fields = [FieldRule(to="status.overall_status", shape="status_code"),
+              FieldRule(to="status.start_date", shape="iso_date"),
+              FieldRule(to="status.primary_completion_date", shape="iso_date", labelled=True),
+              FieldRule(to="status.completion_date", shape="iso_date")]
+    draft = _draft()
+    by_shape(draft, [Line(2, "RECRUITING"), Line(3, "2025-01"), Line(4, "2026-06", "status.primary_completion_date"),
+                     Line(5, "2027-12-31"), Line(6, "COMPLETED")], fields)
+    status = draft.build().status
+    assert (status.overall_status, status.start_date, status.primary_completion_date, status.completion_date) == (
+        "RECRUITING", PartialDate(date="2025-01"), PartialDate(date="2026-06"), PartialDate(date="2027-12-31"))
+    assert draft.unplaced == ["line 6: COMPLETED"]  # the status field is behind: page order only goes on
