@@ -74,36 +74,29 @@ def outcomes(draft: Draft, lines: list[Line], rule: SectionRule) -> None:
 
 
 def _sponsor_entries(draft: Draft, lines: list[Line]) -> list[tuple[Line, dict[str, Any], str | None]]:
-    """``name``, [``CLASS``], [``Sponsor Role lead|collaborator``] per sponsor."""
+    """``name``, [``CLASS`` right after it], [``Sponsor Role lead|collaborator``] per sponsor."""
     entries: list[tuple[Line, dict[str, Any], str | None]] = []
-    pending: Line | None = None
+    bare = False  # the last entry is a name alone so far: a class line may follow
     for line in solid(lines):
-        if line.label == "sponsor_role":
-            if pending is not None:
-                entries.append((pending, {"name": pending.text}, None))
-                pending = None
-            if entries and entries[-1][2] is None:
-                entries[-1] = (*entries[-1][:2], line.text.lower())
-            else:
-                draft.lost(line)
-        elif pending is not None and line.text in VOCAB["agency_class"]:
-            entries.append((pending, {"name": pending.text, "agency_class": line.text}, None))
-            pending = None
+        if line.label == "sponsor_role" and entries and entries[-1][2] is None:
+            entries[-1] = (*entries[-1][:2], line.text.lower())
+        elif line.label == "sponsor_role":
+            draft.lost(line)
+        elif bare and line.text in VOCAB["agency_class"]:
+            entries[-1][1]["agency_class"] = line.text
         else:
-            if pending is not None:
-                entries.append((pending, {"name": pending.text}, None))
-            pending = line
-    if pending is not None:
-        entries.append((pending, {"name": pending.text}, None))
+            entries.append((line, {"name": line.text}, None))
+            bare = True
+            continue
+        bare = False
     return entries
 
 
 def sponsors(draft: Draft, lines: list[Line], _rule: SectionRule) -> None:
     """The sponsor with role ``lead`` (or, without roles, the first) leads; the others collaborate."""
     entries = _sponsor_entries(draft, lines)
-    lead = next((i for i, (_, _, role) in enumerate(entries) if role == "lead"), None)
-    if lead is None and draft.get("sponsors.lead_sponsor") is None:
-        lead = next((i for i, (_, _, role) in enumerate(entries) if role is None), None)
+    roles = [role for _, _, role in entries]
+    lead = roles.index("lead") if "lead" in roles else roles.index(None) if None in roles else None
     for i, (line, sponsor, _) in enumerate(entries):
         if i == lead and draft.get("sponsors.lead_sponsor") is None:
             draft.put("sponsors.lead_sponsor", sponsor, line)
