@@ -114,3 +114,56 @@ trials = st.builds(
                                       status=st.none() | enum(["RECRUITING", "COMPLETED"]),
                                       phases=enum([[], ["PHASE1"], ["PHASE1", "PHASE2"]])), max_size=2),
 )
+
+# --- the rest of the protocol Trial (IPD sharing, documents, derived data, results dates ...) -----
+# Composed onto ``trials`` rather than written into it, so each part of the Trial has one block.
+
+_mesh = st.builds(m.MeshTerm, id=st.none() | st.integers(1, 999_999).map(lambda n: f"D{n:06d}"), term=text)
+_ipds = st.lists(st.builds(m.AvailableIpd, id=opt_text, type=opt_text, url=st.none() | url, comment=opt_text),
+                 max_size=2)
+_complete = st.fixed_dictionaries({
+    "available_ipds": _ipds,
+    "ipd_sharing": st.none() | st.builds(
+        m.IpdSharing, sharing=st.none() | enum(["YES", "NO", "UNDECIDED"]), description=opt_text,
+        info_types=st.lists(enum(["STUDY_PROTOCOL", "SAP", "ICF", "CSR", "ANALYTIC_CODE"]), max_size=3, unique=True),
+        time_frame=opt_text, access_criteria=opt_text, url=st.none() | url),
+    "documents": st.none() | st.builds(m.Documents, no_sap=opt_bool, large_docs=st.lists(st.builds(
+        m.LargeDocument, type_abbrev=st.none() | enum(["Prot", "SAP", "ICF", "Prot_SAP"]), has_protocol=opt_bool,
+        has_sap=opt_bool, has_icf=opt_bool, label=opt_text, date=opt_date,
+        upload_date=st.none() | st.just("2021-11-10T11:05"), filename=opt_text,
+        size=st.none() | st.integers(0, 10**8), url=st.none() | url), max_size=2)),
+    "derived": st.builds(
+        m.Derived, condition_meshes=st.lists(_mesh, max_size=2), condition_mesh_ancestors=st.lists(_mesh, max_size=2),
+        intervention_meshes=st.lists(_mesh, max_size=2),
+        condition_browse_leaves=st.lists(st.builds(m.BrowseLeaf, id=opt_text, name=text, as_found=opt_text,
+                                                   relevance=st.none() | enum(["LOW", "HIGH"])), max_size=2),
+        condition_browse_branches=st.lists(st.builds(m.BrowseBranch, abbrev=opt_text, name=text), max_size=2),
+        location_countries=words, removed_countries=words, version_holder=st.none() | st.just("2025-01-02")),
+    "has_results": opt_bool,
+})
+_status_rest = st.fixed_dictionaries({
+    "first_submitted_qc": opt_date, "results_first_submitted": opt_date, "results_first_posted": opt_date,
+    "disposition_first_submitted": opt_date, "delayed_posting": opt_bool, "results_waived": opt_bool,
+    "expanded_access": st.none() | st.builds(m.ExpandedAccessInfo, has_expanded_access=opt_bool,
+                                             nct_id=st.none() | nct, status=st.none() | enum(["AVAILABLE"])),
+})
+_design_rest = st.fixed_dictionaries({
+    "expanded_access_types": st.lists(enum(["INDIVIDUAL", "INTERMEDIATE", "TREATMENT"]), max_size=3, unique=True),
+    "n_ptrs_to_this_exp_acc_nct_id": st.none() | st.integers(0, 9),
+    "bio_spec": st.none() | st.builds(m.BioSpec, retention=st.none() | enum(["SAMPLES_WITH_DNA", "NONE_RETAINED"]),
+                                      description=opt_text),
+})
+_retractions = st.lists(st.builds(m.Retraction, pmid=st.none() | st.integers(1, 10**8).map(str), source=opt_text),
+                        max_size=1)
+
+
+def _completed(t: m.Trial, rest: dict[str, object], status: dict[str, object], design: dict[str, object],
+               retractions: list[m.Retraction]) -> m.Trial:
+    references = [r.model_copy(update={"retractions": retractions}) for r in t.references]
+    return m.Trial.model_validate({
+        **t.model_dump(), **rest, "references": [r.model_dump() for r in references],
+        "status": {**t.status.model_dump(), **status}, "design": {**t.design.model_dump(), **design},
+    })
+
+
+trials = st.builds(_completed, trials, _complete, _status_rest, _design_rest, _retractions)

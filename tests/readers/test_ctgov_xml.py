@@ -14,8 +14,9 @@ from trial2fhir.errors import RecordError
 from trial2fhir.mapping.codes import load_code_map
 from trial2fhir.mapping.load import MAPPINGS
 from trial2fhir.model import Trial
-from trial2fhir.readers import ctgov_xml
-from trial2fhir.readers.ctgov_xml import code, normalise_block, read, sniff, upper_snake
+from trial2fhir.readers import safe_xml
+from trial2fhir.readers.ctgov_xml import read, sniff
+from trial2fhir.readers.xml_element import code, normalise_block, upper_snake, vocabulary
 
 XML_FILES = shared_files("NCT*.xml")
 
@@ -285,7 +286,7 @@ def test_classic_enumerations_all_have_a_code(shared_dir: Path) -> None:
     for simple, concept in xsd_tables.items():
         block = xsd.split(f'name="{simple}"', 1)[1].split("</xs:simpleType>", 1)[0]
         for value in re.findall(r'<xs:enumeration value="([^"]*)"', block):
-            assert value.casefold() in ctgov_xml.vocabulary(concept), (simple, value)
+            assert value.casefold() in vocabulary(concept), (simple, value)
 
 
 def test_normalise_block() -> None:
@@ -333,7 +334,7 @@ def test_entities_are_refused(data: bytes) -> None:
 
 def test_entity_check_after_parse_too(monkeypatch: pytest.MonkeyPatch) -> None:
     # Even if the byte scan were fooled, the parsed internal DTD is checked and nothing expands.
-    monkeypatch.setattr(ctgov_xml, "_ENTITY_DECL", re.compile(rb"(?!)"))
+    monkeypatch.setattr(safe_xml, "_ENTITY_DECL", re.compile(rb"(?!)"))
     err = only_error(XXE)
     assert (err.problem.place, err.problem.message) == (
         "DOCTYPE",

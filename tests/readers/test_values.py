@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import calendar
+import datetime
 import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from trial2fhir.readers.values import (
     AGENCY_CLASSES,
@@ -220,3 +224,60 @@ def test_every_classic_agency_class_and_date_type_parses(shared_dir: Path) -> No
     assert {agency_class(v) for v in values("agency_class_enum")} <= AGENCY_CLASSES
     assert {parse_date_type(v) for v in values("actual_enum")} <= set(enums["DateType"]["enum"])
     assert {p for v in values("phase_enum") for p in parse_phases(v)} <= set(enums["Phase"]["enum"])
+
+
+# --- properties --------------------------------------------------------------------------------
+
+_dates = st.dates(min_value=datetime.date(1, 1, 1))
+
+
+@given(_dates, st.sampled_from(["iso", "long", "short", "day-first"]))
+def test_every_real_date_reads_in_every_layout(d: datetime.date, layout: str) -> None:
+    text = {
+        "iso": d.isoformat(),
+        "long": f"{calendar.month_name[d.month]} {d.day}, {d.year:04d}",
+        "short": f"{calendar.month_abbr[d.month]} {d.day}, {d.year:04d}",
+        "day-first": f"{d.day} {calendar.month_name[d.month]} {d.year:04d}",
+    }[layout]
+    assert parse_date(text).date == d.isoformat()
+    assert parse_date(f"{calendar.month_name[d.month]} {d.year:04d}").date == d.isoformat()[:7]
+
+
+@given(st.integers(1, 9999), st.integers(1, 12), st.integers(1, 40))
+def test_a_day_past_the_end_of_its_month_is_refused(year: int, month: int, day: int) -> None:
+    text = f"{year:04d}-{month:02d}-{day:02d}"
+    if day <= calendar.monthrange(year, month)[1]:
+        assert parse_date(text).date == text
+    else:
+        with pytest.raises(ValueError, match=f"impossible date '{text}'"):
+            parse_date(text)
+
+
+_PHASE_WORDS = {"EARLY_PHASE1": ["Early Phase 1", "EARLY_PHASE1"], "PHASE1": ["Phase 1", "PHASE1", "Phase I"],
+                "PHASE2": ["Phase 2", "PHASE2", "Phase II"], "PHASE3": ["Phase 3", "Phase III"],
+                "PHASE4": ["Phase 4", "PHASE4", "Phase IV"]}  # fmt: skip
+
+
+@given(
+    st.lists(st.sampled_from(sorted(_PHASE_WORDS)), min_size=1, max_size=3, unique=True),
+    st.sampled_from(["/", ", ", " ", " and "]),
+    st.data(),
+)
+def test_phase_lists_read_in_any_spelling(phases: list[str], sep: str, data: st.DataObject) -> None:
+    text = sep.join(data.draw(st.sampled_from(_PHASE_WORDS[p])) for p in phases)
+    assert parse_phases(text) == phases
+
+
+@given(st.integers(0, 10**7), st.sampled_from(["{n}", "{n:,}", "{n} (Estimated)", "Actual: {n}", "{n:,} participants"]))
+def test_enrollment_counts_read(n: int, layout: str) -> None:
+    enrollment = parse_enrollment(layout.format(n=n))
+    assert enrollment is not None
+    assert enrollment.count == n
+
+
+@given(st.integers(0, 200), st.sampled_from(["Years", "Months", "Weeks", "Days", "Hours", "Minutes"]))
+def test_ages_read_singular_or_plural(n: int, unit: str) -> None:
+    for text in (f"{n} {unit}", f"{n} {unit[:-1]}", f"{n} {unit.lower()}"):
+        age = parse_age(text)
+        assert age is not None
+        assert str(age) == f"{n} {unit}"

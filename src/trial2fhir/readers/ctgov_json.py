@@ -3,7 +3,7 @@
 Accepted containers: one study object, an API page (``{"studies": [...]}``), a JSON array of
 studies (the site's ``ctg-studies.json`` download) and NDJSON (one study per line). Each
 ``protocolSection`` module has one small function that returns the Trial fields it feeds; a
-:class:`_Node` carries the JSON pointer along so every error names its place.
+:class:`~trial2fhir.readers.json_node.Node` carries the JSON pointer along so every error names its place.
 """
 
 from __future__ import annotations
@@ -16,15 +16,14 @@ import orjson
 from pydantic import ValidationError
 
 from trial2fhir.errors import Loc, RecordError, validation_problem
-from trial2fhir.model import NCT_ID_PATTERN, Age, Source, Trial
+from trial2fhir.model import NCT_ID_PATTERN, Source, Trial
 from trial2fhir.readers.base import ReadResult
 from trial2fhir.readers.criteria import parse_criteria
-from trial2fhir.readers.values import parse_age, parse_date
+from trial2fhir.readers.json_node import Fields, Node
 
 FORMAT = "ctgov-api-v2-json"
 _NCT_RE = re.compile(NCT_ID_PATTERN)
 
-Fields = dict[str, Any]
 
 
 def sniff(head: bytes) -> bool:
@@ -32,126 +31,14 @@ def sniff(head: bytes) -> bool:
     return start[:1] in (b"{", b"[")
 
 
-def escape_pointer(key: str) -> str:
-    return key.replace("~", "~0").replace("/", "~1")
-
-
-def _shown(value: Any) -> str:
-    return orjson.dumps(value).decode()[:80]
-
-
-class _Node:
-    """A JSON value with its JSON pointer; accessors check types and raise RecordError."""
-
-    def __init__(self, value: Any, pointer: str, file: str) -> None:
-        self.value = value
-        self.pointer = pointer
-        self.file = file
-
-    def error(self, message: str, key: str | None = None) -> RecordError:
-        place = self.pointer if key is None else f"{self.pointer}/{escape_pointer(key)}"
-        return RecordError(self.file, place, message)
-
-    def child(self, key: str) -> _Node:
-        return _Node(self.value.get(key), f"{self.pointer}/{escape_pointer(key)}", self.file)
-
-    def obj(self, key: str) -> _Node:
-        """The object at ``key``; an empty one when absent."""
-        node = self.child(key)
-        if node.value is None:
-            node.value = {}
-        elif not isinstance(node.value, dict):
-            raise node.error("expected a JSON object")
-        return node
-
-    def items(self, key: str) -> list[_Node]:
-        """The elements of the array at ``key``; none when absent."""
-        node = self.child(key)
-        if node.value is None:
-            return []
-        if not isinstance(node.value, list):
-            raise node.error("expected a JSON array")
-        return [_Node(v, f"{node.pointer}/{i}", self.file) for i, v in enumerate(node.value)]
-
-    def objs(self, key: str) -> list[_Node]:
-        nodes = self.items(key)
-        for n in nodes:
-            if not isinstance(n.value, dict):
-                raise n.error("expected a JSON object")
-        return nodes
-
-    def text(self, key: str) -> str | None:
-        """The string at ``key``, leading/trailing white space stripped; None when absent/empty."""
-        v = self.value.get(key)
-        if v is None:
-            return None
-        if isinstance(v, bool) or not isinstance(v, str | int | float):
-            raise self.error(f"expected a string, got {type(v).__name__}", key)
-        s = str(v).strip()
-        return s or None
-
-    def strs(self, key: str) -> list[str]:
-        out: list[str] = []
-        for n in self.items(key):
-            if not isinstance(n.value, str):
-                raise n.error(f"expected a string, got {type(n.value).__name__}")
-            if n.value.strip():
-                out.append(n.value.strip())
-        return out
-
-    def flag(self, key: str) -> bool | None:
-        """A JSON boolean; ``"yes"`` or ``1`` are refused (pydantic's lax mode would take them)."""
-        v = self.value.get(key)
-        if v is None or isinstance(v, bool):
-            return v
-        raise self.error(f"expected true or false, got {_shown(v)}", key)
-
-    def integer(self, key: str) -> int | None:
-        """A JSON integer; ``true`` or ``"12"`` are refused (pydantic's lax mode would take them)."""
-        v = self.value.get(key)
-        if v is None or (isinstance(v, int) and not isinstance(v, bool)):
-            return v
-        raise self.error(f"expected an integer, got {_shown(v)}", key)
-
-    def number(self, key: str) -> float | None:
-        v = self.value.get(key)
-        if v is None or (isinstance(v, int | float) and not isinstance(v, bool)):
-            return v
-        raise self.error(f"expected a number, got {_shown(v)}", key)
-
-    def date(self, key: str) -> Fields | None:
-        """A DateStruct/PartialDateStruct (``{"date", "type"}``) or a bare date string."""
-        v = self.value.get(key)
-        if v is None:
-            return None
-        if isinstance(v, str):
-            return {"date": self._date(self, key)}
-        node = self.obj(key)
-        date = node.text("date")
-        return None if date is None else {"date": self._date(node, "date"), "type": node.text("type")}
-
-    @staticmethod
-    def _date(node: _Node, key: str) -> str:
-        try:
-            return parse_date(str(node.value[key])).date
-        except ValueError as exc:
-            raise node.error(str(exc), key) from None
-
-    def age(self, key: str) -> Age | None:
-        try:
-            return parse_age(self.text(key))
-        except ValueError as exc:
-            raise self.error(str(exc), key) from None
-
-
 # --- one function per protocolSection module -------------------------------------------------
 
 
-def _identification(m: _Node) -> Fields:
+def _identification(m: Node) -> Fields:
     org_id = m.obj("orgStudyIdInfo")
     org = m.obj("organization")
     nct_id = m.value.get("nctId")
-    if not isinstance(nct_id, str) or not _NCT_RE.match(nct_id.strip()):
+    if not isinstance(nct_id, str) or not _NCT_RE.fullmatch(nct_id.strip()):
         what = (
             "no NCT ID: nctId is missing" if nct_id is None else f"nctId {nct_id!r} is not an NCT ID (NCT + 8 digits)"
         )
@@ -160,77 +47,49 @@ def _identification(m: _Node) -> Fields:
         "identification": {
             "nct_id": nct_id.strip(),
             "nct_id_aliases": m.strs("nctIdAliases"),
-            "org_study_id": org_id.text("id"),
-            "org_study_id_type": org_id.text("type"),
-            "org_study_id_link": org_id.text("link"),
-            "secondary_ids": [
-                {
-                    "id": s.text("id"),
-                    "type": s.text("type"),
-                    "domain": s.text("domain"),
-                    "link": s.text("link"),
-                }
-                for s in m.objs("secondaryIdInfos")
-            ],
-            "brief_title": m.text("briefTitle"),
-            "official_title": m.text("officialTitle"),
-            "acronym": m.text("acronym"),
+            **{f"org_study_id{'' if k == 'id' else '_' + k}": org_id.text(k) for k in ("id", "type", "link")},
+            "secondary_ids": [s.texts("id", "type", "domain", "link") for s in m.objs("secondaryIdInfos")],
+            **m.texts("briefTitle", "officialTitle", "acronym"),
             "organization_name": org.text("fullName"),
             "organization_class": org.text("class"),
         }
     }
 
 
-def _status(m: _Node) -> Fields:
+_STATUS_DATES = {
+    "status_verified_date": "statusVerifiedDate", "start_date": "startDateStruct",
+    "primary_completion_date": "primaryCompletionDateStruct", "completion_date": "completionDateStruct",
+    "first_submitted": "studyFirstSubmitDate", "first_submitted_qc": "studyFirstSubmitQcDate",
+    "first_posted": "studyFirstPostDateStruct", "last_update_submitted": "lastUpdateSubmitDate",
+    "last_update_posted": "lastUpdatePostDateStruct", "results_first_submitted": "resultsFirstSubmitDate",
+    "results_first_submitted_qc": "resultsFirstSubmitQcDate", "results_first_posted": "resultsFirstPostDateStruct",
+    "disposition_first_submitted": "dispFirstSubmitDate", "disposition_first_submitted_qc": "dispFirstSubmitQcDate",
+    "disposition_first_posted": "dispFirstPostDateStruct",
+}  # fmt: skip
+"""Trial status date -> its API v2 statusModule key (the names differ: ``Struct``, ``disp``)."""
+
+
+def _status(m: Node) -> Fields:
+    ea = m.obj("expandedAccessInfo")
+    access = {"has_expanded_access": ea.flag("hasExpandedAccess"), "nct_id": ea.text("nctId")}
     return {
         "status": {
-            "overall_status": m.text("overallStatus"),
-            "last_known_status": m.text("lastKnownStatus"),
-            "why_stopped": m.text("whyStopped"),
-            "status_verified_date": m.date("statusVerifiedDate"),
-            "start_date": m.date("startDateStruct"),
-            "primary_completion_date": m.date("primaryCompletionDateStruct"),
-            "completion_date": m.date("completionDateStruct"),
-            "first_submitted": m.date("studyFirstSubmitDate"),
-            "first_posted": m.date("studyFirstPostDateStruct"),
-            "last_update_submitted": m.date("lastUpdateSubmitDate"),
-            "last_update_posted": m.date("lastUpdatePostDateStruct"),
-            "first_submitted_qc": m.date("studyFirstSubmitQcDate"),
-            "results_first_submitted": m.date("resultsFirstSubmitDate"),
-            "results_first_submitted_qc": m.date("resultsFirstSubmitQcDate"),
-            "results_first_posted": m.date("resultsFirstPostDateStruct"),
-            "disposition_first_submitted": m.date("dispFirstSubmitDate"),
-            "disposition_first_submitted_qc": m.date("dispFirstSubmitQcDate"),
-            "disposition_first_posted": m.date("dispFirstPostDateStruct"),
-            "delayed_posting": m.flag("delayedPosting"),
-            "results_waived": m.flag("resultsWaived"),
-            "expanded_access": (
-                {
-                    "has_expanded_access": ea.flag("hasExpandedAccess"),
-                    "nct_id": ea.text("nctId"),
-                    "status": ea.text("statusForNctId"),
-                }
-                if (ea := m.obj("expandedAccessInfo")).value
-                else None
-            ),
+            **m.texts("overallStatus", "lastKnownStatus", "whyStopped"),
+            **{field: m.date(key) for field, key in _STATUS_DATES.items()},
+            **m.flags("delayedPosting", "resultsWaived"),
+            "expanded_access": {**access, "status": ea.text("statusForNctId")} if ea.value else None,
         }
     }
 
 
-def _sponsor(n: _Node) -> Fields | None:
+def _sponsor(n: Node) -> Fields | None:
     return None if not n.value else {"name": n.text("name"), "agency_class": n.text("class")}
 
 
-def _sponsors(m: _Node) -> Fields:
+def _sponsors(m: Node) -> Fields:
     rp = m.obj("responsibleParty")
-    party = {
-        "type": rp.text("type"),
-        "investigator_full_name": rp.text("investigatorFullName"),
-        "investigator_title": rp.text("investigatorTitle"),
-        "investigator_affiliation": rp.text("investigatorAffiliation"),
-        "old_name_title": rp.text("oldNameTitle"),
-        "old_organization": rp.text("oldOrganization"),
-    }
+    party = rp.texts("type", "investigatorFullName", "investigatorTitle", "investigatorAffiliation")
+    party |= {"old_name_title": rp.text("oldNameTitle"), "old_organization": rp.text("oldOrganization")}
     return {
         "sponsors": {
             "lead_sponsor": _sponsor(m.obj("leadSponsor")),
@@ -240,29 +99,20 @@ def _sponsors(m: _Node) -> Fields:
     }
 
 
-def _oversight(m: _Node) -> Fields:
-    return {
-        "oversight": {
-            "has_dmc": m.flag("oversightHasDmc"),
-            "is_fda_regulated_drug": m.flag("isFdaRegulatedDrug"),
-            "is_fda_regulated_device": m.flag("isFdaRegulatedDevice"),
-            "is_unapproved_device": m.flag("isUnapprovedDevice"),
-            "is_ppsd": m.flag("isPpsd"),
-            "is_us_export": m.flag("isUsExport"),
-            "fdaaa801_violation": m.flag("fdaaa801Violation"),
-        }
-    }
+def _oversight(m: Node) -> Fields:
+    flags = m.flags("isFdaRegulatedDrug", "isFdaRegulatedDevice", "isUnapprovedDevice", "isPpsd", "isUsExport")
+    return {"oversight": {"has_dmc": m.flag("oversightHasDmc"), **flags, **m.flags("fdaaa801Violation")}}
 
 
-def _description(m: _Node) -> Fields:
-    return {"brief_summary": m.text("briefSummary"), "detailed_description": m.text("detailedDescription")}
+def _description(m: Node) -> Fields:
+    return m.texts("briefSummary", "detailedDescription")
 
 
-def _conditions(m: _Node) -> Fields:
+def _conditions(m: Node) -> Fields:
     return {"conditions": m.strs("conditions"), "keywords": m.strs("keywords")}
 
 
-def _design(m: _Node) -> Fields:
+def _design(m: Node) -> Fields:
     info = m.obj("designInfo")
     masking = info.obj("maskingInfo")
     enrollment = m.obj("enrollmentInfo")
@@ -270,49 +120,32 @@ def _design(m: _Node) -> Fields:
     bio = m.obj("bioSpec")
     return {
         "design": {
-            "study_type": m.text("studyType"),
+            **m.texts("studyType", "targetDuration"),
             "phases": m.strs("phases"),
-            "allocation": info.text("allocation"),
-            "intervention_model": info.text("interventionModel"),
-            "intervention_model_description": info.text("interventionModelDescription"),
-            "primary_purpose": info.text("primaryPurpose"),
-            "observational_model": info.text("observationalModel"),
-            "time_perspective": info.text("timePerspective"),
-            "masking": masking.text("masking"),
-            "masking_description": masking.text("maskingDescription"),
+            **info.texts("allocation", "interventionModel", "interventionModelDescription", "primaryPurpose"),
+            **info.texts("observationalModel", "timePerspective"),
+            **masking.texts("masking", "maskingDescription"),
             "who_masked": masking.strs("whoMasked"),
             "enrollment": (
                 {"count": enrollment.integer("count"), "type": enrollment.text("type")} if enrollment.value else None
             ),
             "patient_registry": m.flag("patientRegistry"),
-            "target_duration": m.text("targetDuration"),
-            "expanded_access_types": [
-                kind.upper() for kind in ("individual", "intermediate", "treatment") if types.flag(kind)
-            ],
+            "expanded_access_types": [k.upper() for k in ("individual", "intermediate", "treatment") if types.flag(k)],
             "n_ptrs_to_this_exp_acc_nct_id": m.integer("nPtrsToThisExpAccNctId"),
-            "bio_spec": (
-                {"retention": bio.text("retention"), "description": bio.text("description")} if bio.value else None
-            ),
+            "bio_spec": bio.texts("retention", "description") if bio.value else None,
         }
     }
 
 
-def _arms_interventions(m: _Node) -> Fields:
+def _arms_interventions(m: Node) -> Fields:
     return {
         "arms": [
-            {
-                "label": a.text("label"),
-                "type": a.text("type"),
-                "description": a.text("description"),
-                "intervention_names": a.strs("interventionNames"),
-            }
+            {**a.texts("label", "type", "description"), "intervention_names": a.strs("interventionNames")}
             for a in m.objs("armGroups")
         ],
         "interventions": [
             {
-                "name": i.text("name"),
-                "type": i.text("type"),
-                "description": i.text("description"),
+                **i.texts("name", "type", "description"),
                 "other_names": i.strs("otherNames"),
                 "arm_labels": i.strs("armGroupLabels"),
             }
@@ -321,27 +154,14 @@ def _arms_interventions(m: _Node) -> Fields:
     }
 
 
-def _outcomes(m: _Node) -> Fields:
+def _outcomes(m: Node) -> Fields:
     def outcomes(key: str) -> list[Fields]:
-        return [
-            {
-                "measure": o.text("measure"),
-                "description": o.text("description"),
-                "time_frame": o.text("timeFrame"),
-            }
-            for o in m.objs(key)
-        ]
+        return [o.texts("measure", "description", "timeFrame") for o in m.objs(key)]
 
-    return {
-        "outcomes": {
-            "primary": outcomes("primaryOutcomes"),
-            "secondary": outcomes("secondaryOutcomes"),
-            "other": outcomes("otherOutcomes"),
-        }
-    }
+    return {"outcomes": {kind: outcomes(f"{kind}Outcomes") for kind in ("primary", "secondary", "other")}}
 
 
-def _eligibility(m: _Node) -> Fields:
+def _eligibility(m: Node) -> Fields:
     criteria = m.text("eligibilityCriteria")
     return {
         "eligibility": {
@@ -360,92 +180,60 @@ def _eligibility(m: _Node) -> Fields:
     }
 
 
-def _contact(c: _Node) -> Fields:
-    return {
-        "name": c.text("name"),
-        "role": c.text("role"),
-        "phone": c.text("phone"),
-        "phone_ext": c.text("phoneExt"),
-        "email": c.text("email"),
-    }
+def _contact(c: Node) -> Fields:
+    return c.texts("name", "role", "phone", "phoneExt", "email")
 
 
-def _location(loc: _Node) -> Fields:
+def _location(loc: Node) -> Fields:
     geo = loc.obj("geoPoint")
     return {
-        "facility": loc.text("facility"),
-        "status": loc.text("status"),
-        "city": loc.text("city"),
-        "state": loc.text("state"),
-        "zip": loc.text("zip"),
-        "country": loc.text("country"),
+        **loc.texts("facility", "status", "city", "state", "zip", "country"),
         "geo_point": {"lat": geo.number("lat"), "lon": geo.number("lon")} if geo.value else None,
         "contacts": [_contact(c) for c in loc.objs("contacts")],
     }
 
 
-def _contacts_locations(m: _Node) -> Fields:
+def _contacts_locations(m: Node) -> Fields:
     return {
         "central_contacts": [_contact(c) for c in m.objs("centralContacts")],
-        "overall_officials": [
-            {"name": o.text("name"), "affiliation": o.text("affiliation"), "role": o.text("role")}
-            for o in m.objs("overallOfficials")
-        ],
+        "overall_officials": [o.texts("name", "affiliation", "role") for o in m.objs("overallOfficials")],
         "locations": [_location(loc) for loc in m.objs("locations")],
     }
 
 
-def _references(m: _Node) -> Fields:
+def _references(m: Node) -> Fields:
     return {
         "references": [
             {
-                "pmid": r.text("pmid"),
-                "type": r.text("type"),
-                "citation": r.text("citation"),
-                "retractions": [{"pmid": x.text("pmid"), "source": x.text("source")} for x in r.objs("retractions")],
+                **r.texts("pmid", "type", "citation"),
+                "retractions": [x.texts("pmid", "source") for x in r.objs("retractions")],
             }
             for r in m.objs("references")
         ],
-        "see_also_links": [{"label": s.text("label"), "url": s.text("url")} for s in m.objs("seeAlsoLinks")],
-        "available_ipds": [
-            {"id": a.text("id"), "type": a.text("type"), "url": a.text("url"), "comment": a.text("comment")}
-            for a in m.objs("availIpds")
-        ],
+        "see_also_links": [s.texts("label", "url") for s in m.objs("seeAlsoLinks")],
+        "available_ipds": [a.texts("id", "type", "url", "comment") for a in m.objs("availIpds")],
     }
 
 
-def _ipd_sharing(m: _Node) -> Fields:
+def _ipd_sharing(m: Node) -> Fields:
     if not m.value:
         return {}
-    return {
-        "ipd_sharing": {
-            "sharing": m.text("ipdSharing"),
-            "description": m.text("description"),
-            "info_types": m.strs("infoTypes"),
-            "time_frame": m.text("timeFrame"),
-            "access_criteria": m.text("accessCriteria"),
-            "url": m.text("url"),
-        }
-    }
+    sharing = {"sharing": m.text("ipdSharing"), "info_types": m.strs("infoTypes")}
+    return {"ipd_sharing": {**sharing, **m.texts("description", "timeFrame", "accessCriteria", "url")}}
 
 
 # --- the sections beside protocolSection -----------------------------------------------------
 
 
-def _documents(section: _Node) -> Fields:
+def _documents(section: Node) -> Fields:
     m = section.obj("largeDocumentModule")
     if not m.value:
         return {}
     docs = [
         {
-            "type_abbrev": d.text("typeAbbrev"),
-            "has_protocol": d.flag("hasProtocol"),
-            "has_sap": d.flag("hasSap"),
-            "has_icf": d.flag("hasIcf"),
-            "label": d.text("label"),
+            **d.texts("typeAbbrev", "label", "uploadDate", "filename"),
+            **d.flags("hasProtocol", "hasSap", "hasIcf"),
             "date": d.date("date"),
-            "upload_date": d.text("uploadDate"),
-            "filename": d.text("filename"),
             "size": d.integer("size"),
         }
         for d in m.objs("largeDocs")
@@ -453,30 +241,16 @@ def _documents(section: _Node) -> Fields:
     return {"documents": {"no_sap": m.flag("noSap"), "large_docs": docs}}
 
 
-def _meshes(m: _Node, key: str) -> list[Fields]:
-    return [{"id": t.text("id"), "term": t.text("term")} for t in m.objs(key)]
-
-
-def _browse(m: _Node, prefix: str) -> Fields:
+def _browse(m: Node, prefix: str) -> Fields:
     return {
-        f"{prefix}_meshes": _meshes(m, "meshes"),
-        f"{prefix}_mesh_ancestors": _meshes(m, "ancestors"),
-        f"{prefix}_browse_leaves": [
-            {
-                "id": x.text("id"),
-                "name": x.text("name"),
-                "as_found": x.text("asFound"),
-                "relevance": x.text("relevance"),
-            }
-            for x in m.objs("browseLeaves")
-        ],
-        f"{prefix}_browse_branches": [
-            {"abbrev": x.text("abbrev"), "name": x.text("name")} for x in m.objs("browseBranches")
-        ],
+        f"{prefix}_meshes": [t.texts("id", "term") for t in m.objs("meshes")],
+        f"{prefix}_mesh_ancestors": [t.texts("id", "term") for t in m.objs("ancestors")],
+        f"{prefix}_browse_leaves": [x.texts("id", "name", "asFound", "relevance") for x in m.objs("browseLeaves")],
+        f"{prefix}_browse_branches": [x.texts("abbrev", "name") for x in m.objs("browseBranches")],
     }
 
 
-def _derived(section: _Node) -> Fields:
+def _derived(section: Node) -> Fields:
     misc = section.obj("miscInfoModule")
     return {
         "derived": {
@@ -488,7 +262,7 @@ def _derived(section: _Node) -> Fields:
     }
 
 
-MODULES: dict[str, Callable[[_Node], Fields]] = {
+MODULES: dict[str, Callable[[Node], Fields]] = {
     "identificationModule": _identification,
     "statusModule": _status,
     "sponsorCollaboratorsModule": _sponsors,
@@ -542,7 +316,7 @@ def _error_place(loc: Loc, section: str) -> str:
 
 def study_to_trial(study: Mapping[str, Any], source: Source, pointer: str = "#") -> Trial:
     """Map one API v2 study object to a Trial; raise RecordError naming the place of a problem."""
-    root = _Node(study, pointer, source.file)
+    root = Node(study, pointer, source.file)
     if not isinstance(study, Mapping) or not isinstance(study.get("protocolSection"), dict):
         raise root.error("not a ClinicalTrials.gov study: no protocolSection")
     section = root.obj("protocolSection")

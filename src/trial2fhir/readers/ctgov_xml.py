@@ -1,7 +1,7 @@
 """ClinicalTrials.gov classic XML (``<clinical_study>``, public.xsd) -> Trial.
 
-Parsing is defensive: no entity expansion, no network, no DTD loading, no huge trees, and any
-document whose DOCTYPE declares entities is refused before lxml sees it. Classic vocabulary
+Parsing is defensive (:mod:`trial2fhir.readers.safe_xml`: no entities, no network, no huge
+trees, an encoding that is what it says). One function per part of the record. Classic vocabulary
 ("Active, not recruiting", "Phase 1/Phase 2", "U.S. Fed" ...) is normalised to API v2 enum
 spelling through the code maps ``mappings/codes/ctgov-classic-*.yaml`` and the shared value
 parsers; a term missing from a map is upper-snake-cased, never dropped.
@@ -10,66 +10,29 @@ parsers; a term missing from a map is upper-snake-cased, never dropped.
 from __future__ import annotations
 
 import re
-import textwrap
-from collections.abc import Callable, Iterator, Mapping
-from functools import cache
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterator
 
 from lxml import etree
 from pydantic import ValidationError
 
-from trial2fhir.errors import RecordError, validation_problem
-from trial2fhir.mapping.codes import load_code_map
-from trial2fhir.mapping.load import MAPPINGS
+from trial2fhir.errors import Loc, RecordError, validation_problem
 from trial2fhir.model import NCT_ID_PATTERN, Source, Trial
 from trial2fhir.readers.base import ReadResult
 from trial2fhir.readers.criteria import parse_criteria
+from trial2fhir.readers.safe_xml import parse_xml
 from trial2fhir.readers.values import (
     agency_class,
     parse_age,
-    parse_date,
     parse_date_type,
     parse_enrollment,
     parse_phases,
 )
+from trial2fhir.readers.xml_element import HEALTHY_VOLUNTEERS, Element, Fields, code, upper_snake
 
 FORMAT = "ctgov-classic-xml"
 _NCT_RE = re.compile(NCT_ID_PATTERN)
 
-# --- vocabulary: classic spelling -> API v2 enum ---------------------------------------------
-# Coded terms are ConceptMaps in mappings/codes/ctgov-classic-<concept>.yaml; the yes/no flags stay
-# here because they become booleans, not codes.
-
-YES_NO = {"Yes": True, "No": False}
-HEALTHY_VOLUNTEERS = {"Accepts Healthy Volunteers": True, "Yes": True, "No": False}
 _MASKING_RE = re.compile(r"^(?P<level>[^(]+?)\s*(?:\((?P<who>[^)]*)\))?$")
-_ENTITY_DECL = re.compile(rb"<!ENTITY", re.IGNORECASE)
-_DOCTYPE = re.compile(rb"<!DOCTYPE", re.IGNORECASE)
-
-Fields = dict[str, Any]
-T = TypeVar("T")
-
-
-def upper_snake(value: str) -> str:
-    """``Health Services Research`` -> ``HEALTH_SERVICES_RESEARCH``: the fallback for new terms."""
-    return re.sub(r"[^A-Za-z0-9]+", "_", value).strip("_").upper()
-
-
-@cache
-def vocabulary(concept: str) -> dict[str, str | None]:
-    """The classic term -> API v2 enum table of ``mappings/codes/ctgov-classic-<concept>.yaml``,
-    keyed by case-folded term (records vary the case: "Single Group assignment")."""
-    table = load_code_map(MAPPINGS / "codes" / f"ctgov-classic-{concept}.yaml").forward
-    return {term.casefold(): target for term, target in table.items()}
-
-
-def code(concept: str, value: str | None) -> str | None:
-    """Look a classic term up (case-insensitively); unknown terms are upper-snake-cased."""
-    if value is None:
-        return None
-    table = vocabulary(concept)
-    folded = value.casefold()
-    return table[folded] if folded in table else upper_snake(value)
 
 
 def sniff(head: bytes) -> bool:
@@ -77,93 +40,7 @@ def sniff(head: bytes) -> bool:
     return start[:1] == b"<"
 
 
-# --- element access --------------------------------------------------------------------------
-
-
-class _El:
-    """An element of the record with helpers that name their place in errors."""
-
-    def __init__(self, el: etree._Element | None, file: str) -> None:
-        self.el = el
-        self.file = file
-
-    def place(self, path: str = "") -> str:
-        if self.el is None:
-            return "/clinical_study"
-        base = self.el.getroottree().getpath(self.el)
-        return f"{base}/{path}" if path else base
-
-    def error(self, message: str, path: str = "") -> RecordError:
-        return RecordError(self.file, self.place(path), message)
-
-    def find(self, path: str) -> _El:
-        return _El(None if self.el is None else self.el.find(path), self.file)
-
-    def all(self, path: str) -> list[_El]:
-        return [] if self.el is None else [_El(e, self.file) for e in self.el.findall(path)]
-
-    def text(self, path: str = "", *, strip: bool = True) -> str | None:
-        """Text of the element at ``path``, stripped; None when absent or empty."""
-        el = self.el if not path or self.el is None else self.el.find(path)
-        if el is None:
-            return None
-        value = "".join(t for t in el.itertext() if isinstance(t, str))
-        return (value.strip() if strip else value) or None
-
-    def texts(self, path: str) -> list[str]:
-        return [t for e in self.all(path) if (t := e.text()) is not None]
-
-    def block(self, path: str) -> str | None:
-        """A ``<textblock>`` with its layout indentation removed and line ends normalised."""
-        return normalise_block(self.text(f"{path}/textblock", strip=False))
-
-    def code(self, path: str, concept: str) -> str | None:
-        return code(concept, self.text(path))
-
-    def flag(self, path: str, table: Mapping[str, bool] = YES_NO) -> bool | None:
-        value = self.text(path)
-        if value is None:
-            return None
-        if value not in table:
-            raise self.error(f"unexpected value {value!r} (expected one of {', '.join(table)})", path)
-        return table[value]
-
-    def date(self, path: str) -> Fields | None:
-        value = self.text(path)
-        date = None if value is None or value.casefold() == "unknown" else self.parse(parse_date, path)
-        return None if date is None else {"date": date.date, "type": self.parse_attr(parse_date_type, path, "type")}
-
-    def parse(self, parser: Callable[[str], T], path: str) -> T | None:
-        """The text at ``path`` through a value parser; a ValueError becomes an error naming its place."""
-        value = self.text(path)
-        if value is None:
-            return None
-        try:
-            return parser(value)
-        except ValueError as exc:
-            raise self.error(str(exc), path) from None
-
-    def parse_attr(self, parser: Callable[[str], T], path: str, attr: str) -> T | None:
-        el = self.find(path).el
-        value = None if el is None else el.get(attr)
-        if value is None:
-            return None
-        try:
-            return parser(value)
-        except ValueError as exc:
-            raise self.error(str(exc), f"{path}/@{attr}") from None
-
-
-def normalise_block(text: str | None) -> str | None:
-    """Dedent a classic textblock (common leading spaces), strip line ends, keep paragraph breaks."""
-    if text is None:
-        return None
-    lines = [line.rstrip() for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
-    result = textwrap.dedent("\n".join(lines)).strip("\n")
-    return result or None
-
-
-def person_name(el: _El) -> str | None:
+def person_name(el: Element) -> str | None:
     """first/middle/last name and degrees as one display name (``Jane Q Doe, MD``)."""
     name = " ".join(t for t in (el.text("first_name"), el.text("middle_name"), el.text("last_name")) if t)
     degrees = el.text("degrees")
@@ -172,22 +49,18 @@ def person_name(el: _El) -> str | None:
     return name or degrees
 
 
-def _contact(el: _El, role: str | None = "CONTACT") -> Fields:
-    return {
-        "name": person_name(el),
-        "role": role,
-        "phone": el.text("phone"),
-        "phone_ext": el.text("phone_ext"),
-        "email": el.text("email"),
-    }
+def _contact(el: Element, role: str | None = "CONTACT") -> Fields:
+    return {"name": person_name(el), "role": role, **el.fields("phone", "phone_ext", "email")}
 
 
 # --- one function per part of the record -----------------------------------------------------
 
 
-def _identification(r: _El) -> Fields:
+def _identification(r: Element) -> Fields:
     nct_id = r.text("id_info/nct_id")
-    if nct_id is None or not _NCT_RE.match(nct_id):
+    if len(ids := r.all("id_info/nct_id")) > 1:
+        raise ids[1].error(f"a second <nct_id> ({ids[1].text()!r} after {nct_id!r}): one record has one NCT ID")
+    if nct_id is None or not _NCT_RE.fullmatch(nct_id):
         what = (
             "no NCT ID: nct_id is missing" if nct_id is None else f"nct_id {nct_id!r} is not an NCT ID (NCT + 8 digits)"
         )
@@ -198,46 +71,43 @@ def _identification(r: _El) -> Fields:
             "nct_id_aliases": r.texts("id_info/nct_alias"),
             "org_study_id": r.text("id_info/org_study_id"),
             "secondary_ids": [{"id": s} for s in r.texts("id_info/secondary_id")],
-            "brief_title": r.text("brief_title"),
-            "official_title": r.text("official_title"),
-            "acronym": r.text("acronym"),
+            **r.fields("brief_title", "official_title", "acronym"),
             "organization_name": r.text("source"),
         }
     }
 
 
-def _status(r: _El) -> Fields:
+_DATES = {
+    "status_verified_date": "verification_date", "start_date": "start_date",
+    "primary_completion_date": "primary_completion_date", "completion_date": "completion_date",
+    "first_submitted": "study_first_submitted", "first_submitted_qc": "study_first_submitted_qc",
+    "first_posted": "study_first_posted", "last_update_submitted": "last_update_submitted",
+    "last_update_posted": "last_update_posted", "results_first_submitted_qc": "results_first_submitted_qc",
+    "results_first_posted": "results_first_posted", "disposition_first_submitted_qc": "disposition_first_submitted_qc",
+    "disposition_first_posted": "disposition_first_posted",
+}  # fmt: skip
+"""Trial status date -> its classic element."""
+
+
+def _status(r: Element) -> Fields:
+    has = r.flag("has_expanded_access")
     return {
         "status": {
             "overall_status": r.code("overall_status", "status"),
             "last_known_status": r.code("last_known_status", "status"),
             "why_stopped": r.text("why_stopped"),
-            "status_verified_date": r.date("verification_date"),
-            "start_date": r.date("start_date"),
-            "primary_completion_date": r.date("primary_completion_date"),
-            "completion_date": r.date("completion_date"),
-            "first_submitted": r.date("study_first_submitted"),
-            "first_posted": r.date("study_first_posted"),
-            "last_update_submitted": r.date("last_update_submitted"),
-            "last_update_posted": r.date("last_update_posted"),
-            "first_submitted_qc": r.date("study_first_submitted_qc"),
-            # firstreceived_*: the names of these dates before the 2017 schema
+            **{field: r.date(tag) for field, tag in _DATES.items()},
+            # firstreceived_*: the names of these two dates before the 2017 schema
             "results_first_submitted": r.date("results_first_submitted") or r.date("firstreceived_results_date"),
-            "results_first_submitted_qc": r.date("results_first_submitted_qc"),
-            "results_first_posted": r.date("results_first_posted"),
             "disposition_first_submitted": (
                 r.date("disposition_first_submitted") or r.date("firstreceived_results_disposition_date")
             ),
-            "disposition_first_submitted_qc": r.date("disposition_first_submitted_qc"),
-            "disposition_first_posted": r.date("disposition_first_posted"),
-            "expanded_access": (
-                None if (has := r.flag("has_expanded_access")) is None else {"has_expanded_access": has}
-            ),
+            "expanded_access": None if has is None else {"has_expanded_access": has},
         }
     }
 
 
-def _sponsor(el: _El) -> Fields | None:
+def _sponsor(el: Element) -> Fields | None:
     if el.el is None:
         return None
     return {"name": el.text("agency"), "agency_class": el.parse(_agency_class, "agency_class")}
@@ -250,13 +120,11 @@ def _agency_class(value: str) -> str | None:
         return upper_snake(value)
 
 
-def _sponsors(r: _El) -> Fields:
+def _sponsors(r: Element) -> Fields:
     rp = r.find("responsible_party")
     party = {
         "type": rp.code("responsible_party_type", "responsible-party-type"),
-        "investigator_full_name": rp.text("investigator_full_name"),
-        "investigator_title": rp.text("investigator_title"),
-        "investigator_affiliation": rp.text("investigator_affiliation"),
+        **rp.fields("investigator_full_name", "investigator_title", "investigator_affiliation"),
         "old_name_title": rp.text("name_title"),
         "old_organization": rp.text("organization"),
     }
@@ -269,21 +137,13 @@ def _sponsors(r: _El) -> Fields:
     }
 
 
-def _oversight(r: _El) -> Fields:
+def _oversight(r: Element) -> Fields:
     o = r.find("oversight_info")
-    return {
-        "oversight": {
-            "has_dmc": o.flag("has_dmc"),
-            "is_fda_regulated_drug": o.flag("is_fda_regulated_drug"),
-            "is_fda_regulated_device": o.flag("is_fda_regulated_device"),
-            "is_unapproved_device": o.flag("is_unapproved_device"),
-            "is_ppsd": o.flag("is_ppsd"),
-            "is_us_export": o.flag("is_us_export"),
-        }
-    }
+    flags = ("has_dmc", "is_fda_regulated_drug", "is_fda_regulated_device", "is_unapproved_device", "is_ppsd")
+    return {"oversight": {tag: o.flag(tag) for tag in (*flags, "is_us_export")}}
 
 
-def _description(r: _El) -> Fields:
+def _description(r: Element) -> Fields:
     return {
         "brief_summary": r.block("brief_summary"),
         "detailed_description": r.block("detailed_description"),
@@ -292,7 +152,7 @@ def _description(r: _El) -> Fields:
     }
 
 
-def _masking(d: _El) -> tuple[str | None, list[str]]:
+def _masking(d: Element) -> tuple[str | None, list[str]]:
     value = d.text("masking")
     m = _MASKING_RE.match(value) if value else None
     if value is None or m is None:
@@ -304,11 +164,14 @@ def _masking(d: _El) -> tuple[str | None, list[str]]:
     return level, [c for w in who.split(",") if (c := code("who-masked", w.strip()))]
 
 
-def _design(r: _El) -> Fields:
+def _design(r: Element) -> Fields:
     d = r.find("study_design_info")
     study_type = r.text("study_type")
     masking, who_masked = _masking(d)
     bio = {"retention": r.code("biospec_retention", "biospec-retention"), "description": r.block("biospec_descr")}
+    def access(kind: str) -> bool | None:
+        return r.flag(f"expanded_access_info/expanded_access_type_{kind}")
+
     parsed = r.parse(parse_enrollment, "enrollment")
     enrollment = None if parsed is None else parsed.model_dump()
     if enrollment is not None and enrollment["type"] is None:
@@ -319,27 +182,22 @@ def _design(r: _El) -> Fields:
             "phases": r.parse(parse_phases, "phase") or [],
             "allocation": d.code("allocation", "allocation"),
             "intervention_model": d.code("intervention_model", "intervention-model"),
-            "intervention_model_description": d.text("intervention_model_description"),
             "primary_purpose": d.code("primary_purpose", "primary-purpose"),
             "observational_model": d.code("observational_model", "observational-model"),
             "time_perspective": d.code("time_perspective", "time-perspective"),
             "masking": masking,
-            "masking_description": d.text("masking_description"),
+            **d.fields("intervention_model_description", "masking_description"),
             "who_masked": who_masked,
             "enrollment": enrollment,
             "patient_registry": True if study_type and "Patient Registry" in study_type else None,
             "target_duration": r.text("target_duration"),
-            "expanded_access_types": [
-                kind.upper()
-                for kind in ("individual", "intermediate", "treatment")
-                if r.flag(f"expanded_access_info/expanded_access_type_{kind}")
-            ],
+            "expanded_access_types": [k.upper() for k in ("individual", "intermediate", "treatment") if access(k)],
             "bio_spec": bio if any(bio.values()) else None,
         }
     }
 
 
-def _arms_interventions(r: _El) -> Fields:
+def _arms_interventions(r: Element) -> Fields:
     interventions: list[Fields] = [
         {
             "name": i.text("intervention_name"),
@@ -371,23 +229,14 @@ def _arms_interventions(r: _El) -> Fields:
     return {"arms": arms, "interventions": interventions}
 
 
-def _outcomes(r: _El) -> Fields:
+def _outcomes(r: Element) -> Fields:
     def outcomes(tag: str) -> list[Fields]:
-        return [
-            {"measure": o.text("measure"), "description": o.text("description"), "time_frame": o.text("time_frame")}
-            for o in r.all(tag)
-        ]
+        return [o.fields("measure", "description", "time_frame") for o in r.all(tag)]
 
-    return {
-        "outcomes": {
-            "primary": outcomes("primary_outcome"),
-            "secondary": outcomes("secondary_outcome"),
-            "other": outcomes("other_outcome"),
-        }
-    }
+    return {"outcomes": {kind: outcomes(f"{kind}_outcome") for kind in ("primary", "secondary", "other")}}
 
 
-def _eligibility(r: _El) -> Fields:
+def _eligibility(r: Element) -> Fields:
     e = r.find("eligibility")
     criteria = e.block("criteria")
     return {
@@ -406,22 +255,19 @@ def _eligibility(r: _El) -> Fields:
     }
 
 
-def _location(loc: _El) -> Fields:
+def _location(loc: Element) -> Fields:
     address = loc.find("facility/address")
     contacts = [_contact(c) for c in loc.all("contact") + loc.all("contact_backup")]
     contacts += [_contact(i, i.code("role", "role")) for i in loc.all("investigator")]
     return {
         "facility": loc.text("facility/name"),
         "status": loc.code("status", "status"),
-        "city": address.text("city"),
-        "state": address.text("state"),
-        "zip": address.text("zip"),
-        "country": address.text("country"),
+        **address.fields("city", "state", "zip", "country"),
         "contacts": contacts,
     }
 
 
-def _contacts_locations(r: _El) -> Fields:
+def _contacts_locations(r: Element) -> Fields:
     return {
         "central_contacts": [_contact(c) for c in r.all("overall_contact") + r.all("overall_contact_backup")],
         "overall_officials": [
@@ -432,7 +278,7 @@ def _contacts_locations(r: _El) -> Fields:
     }
 
 
-def _references(r: _El) -> Fields:
+def _references(r: Element) -> Fields:
     def refs(tag: str, kind: str) -> list[Fields]:
         return [{"pmid": x.text("PMID"), "type": kind, "citation": x.text("citation")} for x in r.all(tag)]
 
@@ -440,34 +286,25 @@ def _references(r: _El) -> Fields:
         "references": refs("reference", "BACKGROUND") + refs("results_reference", "RESULT"),
         "see_also_links": [{"label": x.text("description"), "url": x.text("url")} for x in r.all("link")],
         "available_ipds": [
-            {
-                "id": d.text("doc_id"),
-                "type": d.text("doc_type"),
-                "url": d.text("doc_url"),
-                "comment": d.text("doc_comment"),
-            }
-            for d in r.all("study_docs/study_doc")
+            {k: d.text(f"doc_{k}") for k in ("id", "type", "url", "comment")} for d in r.all("study_docs/study_doc")
         ],
     }
 
 
-def _ipd_sharing(r: _El) -> Fields:
+def _ipd_sharing(r: Element) -> Fields:
     p = r.find("patient_data")
     if p.el is None:
         return {}
     return {
         "ipd_sharing": {
             "sharing": p.code("sharing_ipd", "ipd-sharing"),
-            "description": p.text("ipd_description"),
             "info_types": [code("ipd-info-type", t) for t in p.texts("ipd_info_type")],
-            "time_frame": p.text("ipd_time_frame"),
-            "access_criteria": p.text("ipd_access_criteria"),
-            "url": p.text("ipd_url"),
+            **{k: p.text(f"ipd_{k}") for k in ("description", "time_frame", "access_criteria", "url")},
         }
     }
 
 
-def _documents(r: _El) -> Fields:
+def _documents(r: Element) -> Fields:
     docs = r.all("provided_document_section/provided_document")
     if not docs:
         return {}
@@ -476,9 +313,7 @@ def _documents(r: _El) -> Fields:
             "large_docs": [
                 {
                     "label": d.text("document_type"),
-                    "has_protocol": d.flag("document_has_protocol"),
-                    "has_icf": d.flag("document_has_icf"),
-                    "has_sap": d.flag("document_has_sap"),
+                    **{f"has_{k}": d.flag(f"document_has_{k}") for k in ("protocol", "icf", "sap")},
                     "date": d.date("document_date"),
                     "url": d.text("document_url"),
                 }
@@ -488,7 +323,7 @@ def _documents(r: _El) -> Fields:
     }
 
 
-def _derived(r: _El) -> Fields:
+def _derived(r: Element) -> Fields:
     return {
         "derived": {
             "condition_meshes": [{"term": t} for t in r.texts("condition_browse/mesh_term")],
@@ -501,70 +336,47 @@ def _derived(r: _El) -> Fields:
     }
 
 
-PARTS = (
-    _identification,
-    _status,
-    _sponsors,
-    _oversight,
-    _description,
-    _design,
-    _arms_interventions,
-    _outcomes,
-    _eligibility,
-    _contacts_locations,
-    _references,
-    _ipd_sharing,
-    _documents,
-    _derived,
+PARTS: tuple[Callable[[Element], Fields], ...] = (
+    *(_identification, _status, _sponsors, _oversight, _description, _design, _arms_interventions, _outcomes),
+    *(_eligibility, _contacts_locations, _references, _ipd_sharing, _documents, _derived),
 )
+
+
+_ORIGIN = {
+    "identification": "id_info", "sponsors": "sponsors", "oversight": "oversight_info", "arms": "arm_group",
+    "interventions": "intervention", "eligibility": "eligibility", "central_contacts": "overall_contact",
+    "overall_officials": "overall_official", "locations": "location", "see_also_links": "link",
+    "available_ipds": "study_docs/study_doc", "ipd_sharing": "patient_data",
+    "documents": "provided_document_section/provided_document",
+}  # fmt: skip
+"""Trial field -> the classic element it comes from, to place a model error (best effort)."""
+
+
+def _error_place(loc: Loc) -> str:
+    field = str(loc[0]) if loc else ""
+    tag = _ORIGIN.get(field)
+    if tag is None:
+        return "/clinical_study"
+    rest = loc[2:] if field == "documents" else loc[1:]  # documents.large_docs[i]: i is the element's
+    index = f"[{rest[0] + 1}]" if rest and isinstance(rest[0], int) else ""
+    return f"/clinical_study/{tag}{index}"
 
 
 def element_to_trial(root: etree._Element, source: Source) -> Trial:
     """Map a parsed ``<clinical_study>`` element to a Trial; raise RecordError on a bad record."""
-    record = _El(root, source.file)
+    record = Element(root, source.file)
     fields: Fields = {"source": source}
     for part in PARTS:
         fields.update(part(record))
     try:
         return Trial.model_validate(fields)
     except ValidationError as exc:
-        raise RecordError.of(validation_problem(exc, source.file, record.place())) from None
-
-
-def _parse(data: bytes, file: str) -> etree._Element:
-    doctype = _DOCTYPE.search(data)
-    if doctype and _ENTITY_DECL.search(data, doctype.end()):
-        line = data.count(b"\n", 0, doctype.start()) + 1
-        raise RecordError(file, f"line {line}", "XML declares entities (DTD entity expansion is refused)")
-    parser = etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        huge_tree=False,
-        dtd_validation=False,
-        remove_comments=True,
-    )
-    try:
-        root = etree.fromstring(data, parser)
-    except etree.XMLSyntaxError as exc:
-        line, column = exc.position
-        reason = re.sub(r", line \d+, column \d+$", "", exc.msg or "")
-        raise RecordError(file, f"line {line}, column {column}", f"malformed XML: {reason}") from None
-    dtd = root.getroottree().docinfo.internalDTD
-    if dtd is not None and any(True for _ in dtd.iterentities()):  # type: ignore[union-attr]
-        raise RecordError(file, "DOCTYPE", "XML declares entities (DTD entity expansion is refused)")
-    if etree.QName(root).localname != "clinical_study":
-        raise RecordError(
-            file,
-            f"line {root.sourceline}",
-            f"XML root <{root.tag}> is not a ClinicalTrials.gov <clinical_study> record",
-        )
-    return root
+        raise RecordError.of(validation_problem(exc, source.file, _error_place)) from None
 
 
 def read(data: bytes, file: str) -> Iterator[ReadResult]:
     try:
-        root = _parse(data, file)
+        root = parse_xml(data, file, "clinical_study")
         yield element_to_trial(root, Source(format=FORMAT, file=file, locator=""))
     except RecordError as exc:
         yield exc

@@ -24,21 +24,21 @@ _MONTH_DAY_YEAR = re.compile(r"([A-Za-z]+)\s+([0-9]{1,2})\s*,?\s*([0-9]{4})")
 _DAY_MONTH_YEAR = re.compile(r"([0-9]{1,2})\s+([A-Za-z]+)\s*,?\s*([0-9]{4})")
 
 
-def _checked(text: str, year: str, month: int | None, day: int | None) -> PartialDate:
-    """The PartialDate for year[-month[-day]], refusing dates no calendar has."""
+def _checked(text: str, year: str, month: int | None, day: int | None) -> str:
+    """ISO year[-month[-day]], refusing dates no calendar has."""
     y = int(year)
     if y < 1:
         raise ValueError(f"impossible date {text!r}: year {year}")
     if month is None:
-        return PartialDate(date=year)
+        return year
     if not 1 <= month <= 12:
         raise ValueError(f"impossible date {text!r}: there is no month {month}")
     if day is None:
-        return PartialDate(date=f"{year}-{month:02d}")
+        return f"{year}-{month:02d}"
     last = calendar.monthrange(y, month)[1]
     if not 1 <= day <= last:
         raise ValueError(f"impossible date {text!r}: {calendar.month_name[month]} {year} has {last} days")
-    return PartialDate(date=f"{year}-{month:02d}-{day:02d}")
+    return f"{year}-{month:02d}-{day:02d}"
 
 
 def _month(text: str, name: str) -> int:
@@ -51,6 +51,14 @@ def _month(text: str, name: str) -> int:
 def parse_date(text: str) -> PartialDate:
     """``2020``, ``2020-01``, ``2020-01-15``, ``January 2020``, ``Jan 15, 2020``, ``15 January
     2020`` -> PartialDate keeping the precision given; ValueError for unreadable or impossible dates."""
+    return PartialDate(date=iso_date(text))
+
+
+def iso_date(text: str) -> str:
+    """:func:`parse_date`'s ISO ``YYYY[-MM[-DD]]`` string alone (no model object: readers of
+    thousands of dates build the PartialDate with the rest of the Trial)."""
+    if m := _ISO_DATE.fullmatch(text):  # the common case first: API v2 writes ISO
+        return _checked(text, m[1], int(m[2]) if m[2] else None, int(m[3]) if m[3] else None)
     clean = " ".join(text.replace(".", " ").split())
     if m := _ISO_DATE.fullmatch(clean):
         return _checked(text, m[1], int(m[2]) if m[2] else None, int(m[3]) if m[3] else None)
@@ -196,6 +204,7 @@ def agency_class(text: str) -> str | None:
 __all__ = [
     "AGENCY_CLASSES",
     "agency_class",
+    "iso_date",
     "parse_age",
     "parse_date",
     "parse_date_type",
