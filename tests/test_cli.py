@@ -62,7 +62,7 @@ def test_unplaced_page_lines_are_a_warning_not_a_silent_loss(tmp_path: Path) -> 
     (rec,) = report["records"]
     assert "Good fit:" in rec["warnings"][0]["message"]
     written = json.loads((tmp_path / "out" / f"{rec['nct_id']}.trial.json").read_text())
-    assert written["source"]["unplaced"][0].startswith("Good fit:")
+    assert written["source"]["unplaced"][0].startswith("line 19: Good fit:")  # the place, then the text
 
 
 def test_output_is_byte_identical_across_runs(tmp_path: Path) -> None:

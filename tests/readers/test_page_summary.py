@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.conftest import SAMPLES, assert_golden
@@ -33,7 +35,9 @@ SITE = (
 
 
 def _parse(text: str) -> tuple[Trial, list[str]]:
-    return summary.parse(text, "page.txt")
+    """The Trial and the unplaced lines' texts (``line N: `` cut off: the tests compare texts)."""
+    trial, unplaced = summary.parse(text, "page.txt")
+    return trial, [re.sub(r"^line \d+: ", "", u) for u in unplaced]
 
 
 def _swap(text: str, old: str, new: str) -> str:
