@@ -12,6 +12,7 @@ import typer
 
 from trial2fhir import __version__, roundtrip
 from trial2fhir.convert import ConvertReport, convert
+from trial2fhir.errors import clean
 from trial2fhir.pipeline import ProgressHook
 from trial2fhir.readers import READERS
 from trial2fhir.sources import DEFAULT_MAX_FILE_MB
@@ -80,6 +81,8 @@ class _Bar:
 
 
 def _print_report(report: ConvertReport, outdir: Path, quiet: bool) -> None:
+    for note in report.notes:
+        err(f"warning: {note}", err=True)
     for rec in report.records:
         for warning in rec.warnings:
             err(f"warning: {warning}", err=True)
@@ -87,12 +90,13 @@ def _print_report(report: ConvertReport, outdir: Path, quiet: bool) -> None:
         for problem in rec.errors:
             err(f"error: {problem}", err=True)
     if report.skipped_files and not quiet:
-        names = ", ".join(Path(f).name for f in report.skipped_files[:5])
+        names = ", ".join(clean(Path(f).name) for f in report.skipped_files[:5])
         more = "" if len(report.skipped_files) <= 5 else f" and {len(report.skipped_files) - 5} more"
         err(f"skipped {len(report.skipped_files)} file(s) with no input extension: {names}{more}", err=True)
     if not quiet:
         n, bad = len(report.records), len(report.failed)
-        err(f"converted {n - bad} of {n} record(s) into {outdir}" + (f"; {bad} failed" if bad else ""), err=True)
+        tail = f"; {bad} failed" if bad else ""
+        err(f"converted {n - bad} of {n} record(s) into {clean(str(outdir))}{tail}", err=True)
 
 
 @app.command("convert")
@@ -145,6 +149,9 @@ def convert_cmd(
         report.parent.mkdir(parents=True, exist_ok=True)
         report.write_bytes(orjson.dumps(result.to_dict(), option=orjson.OPT_INDENT_2) + b"\n")
     _print_report(result, output, quiet)
+    if not result.records:
+        err(f"error: no record found in {', '.join(clean(i) for i in inputs)}", err=True)
+        raise typer.Exit(1)
     raise typer.Exit(0 if result.ok else 1)
 
 

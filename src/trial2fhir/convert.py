@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from trial2fhir import pipeline
-from trial2fhir.errors import Problem, RecordError
+from trial2fhir.errors import Problem, RecordError, clean
 from trial2fhir.model import Trial, is_nct_id
 from trial2fhir.pipeline import BATCH, ProgressHook
 from trial2fhir.sources import DEFAULT_MAX_FILE_MB, expand
@@ -32,7 +32,7 @@ class RecordReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "source": self.source,
+            "source": clean(self.source),
             "nct_id": self.nct_id,
             "ok": self.ok,
             "format": self.format,
@@ -46,6 +46,8 @@ class RecordReport:
 class ConvertReport:
     records: list[RecordReport] = field(default_factory=list)
     skipped_files: list[str] = field(default_factory=list)
+    notes: list[Problem] = field(default_factory=list)
+    """Warnings about the inputs themselves (a symlink loop not walked again)."""
 
     @property
     def failed(self) -> list[RecordReport]:
@@ -62,7 +64,8 @@ class ConvertReport:
                 "records": len(self.records),
                 "converted": len(self.records) - len(self.failed),
                 "failed": len(self.failed),
-                "skipped_files": self.skipped_files,
+                "skipped_files": [clean(f) for f in self.skipped_files],
+                "notes": [n.to_dict() for n in self.notes],
             },
         }
 
@@ -137,7 +140,7 @@ def convert(
     outdir.mkdir(parents=True, exist_ok=True)
     sink = _NdjsonSink(outdir) if ndjson else None
     found = expand(inputs)
-    report = ConvertReport(skipped_files=found.skipped)
+    report = ConvertReport(skipped_files=found.skipped, notes=found.notes)
     written: dict[str, str] = {}  # NCT ID -> source that wrote it, to refuse silent overwrites
     work = partial(render, targets=tuple(targets), validate=validate, ndjson=ndjson)
     try:
