@@ -60,10 +60,12 @@ class Writer:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self._temps: set[str] = set()
+        # In every temporary name, so close() finds even one that Ctrl-C hit before mkstemp returned.
+        self._token = f"{os.getpid()}-{id(self):x}"
 
     def temp(self, name: str) -> tuple[int, str]:
         try:
-            fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=f".{name}.", suffix=".tmp")
+            fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=f".{name}.{self._token}.", suffix=".tmp")
         except OSError as exc:
             raise OutputError("write", self.folder / name, exc) from None
         self._temps.add(tmp)
@@ -104,6 +106,9 @@ class Writer:
     def close(self) -> None:
         for tmp in list(self._temps):
             self.discard(tmp)
+        with contextlib.suppress(OSError):
+            for stray in self.folder.glob(f".*.{self._token}.*.tmp"):
+                self.discard(str(stray))
 
 
 def write_atomic(path: Path, data: bytes) -> None:
