@@ -31,10 +31,10 @@ from trial2fhir.mapping.directives import (
     template_fields,
 )
 from trial2fhir.model import Trial
+from trial2fhir.packaged import data_path
 
-PROJECT = Path(__file__).resolve().parents[3]
-MAPPINGS = PROJECT / "mappings"
-MAPPING_SCHEMA = PROJECT / "schemas" / "mapping.schema.json"
+MAPPINGS = data_path("mappings")  # the installed package's copy, else the checkout's
+MAPPING_SCHEMA = data_path("schemas", "mapping.schema.json")
 
 
 class MappingError(ValueError):
