@@ -207,5 +207,32 @@ def roundtrip_cmd(
     raise typer.Exit(1 if bad else 0)
 
 
+@app.command("check")
+def check_cmd(
+    inputs: Annotated[list[str], typer.Argument(help="Files, folders, or - for stdin.", show_default=False)],
+    registry: Annotated[str, typer.Option("--registry", help="Checklist: ctgov-prs or who-trds.")] = "ctgov-prs",
+    report: Annotated[Path | None, typer.Option("--report", help="Write the readiness report here as JSON.")] = None,
+) -> None:
+    """Readiness: per trial, the data elements the registry requires that are missing, and a score.
+
+    Exit 0 when every trial has every applicable required element, 1 when any is missing or a
+    record could not be read.
+    """
+    from trial2fhir import readiness
+    from trial2fhir.readiness_table import print_tables
+
+    _check_choice([registry], dict.fromkeys(readiness.registries()), "registry")
+    run = readiness.check(inputs, registry)
+    for problem in run.errors:
+        err(f"error: {problem}", err=True)
+    print_tables(run.results, registry)
+    if report is not None:
+        report.parent.mkdir(parents=True, exist_ok=True)
+        report.write_bytes(orjson.dumps(readiness.report(run.results, registry), option=orjson.OPT_INDENT_2) + b"\n")
+    ready = sum(1 for r in run.results if r.ready)
+    err(f"{ready} of {len(run.results)} trial(s) ready for {registry}", err=True)
+    raise typer.Exit(0 if ready == len(run.results) and not run.errors else 1)
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()
