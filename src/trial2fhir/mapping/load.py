@@ -92,6 +92,9 @@ def source_type(
     else:
         current, is_list = Trial, False
     for part in parts:
+        if is_list and part.isdigit():  # a fixed position in a list (``central_contacts.1``)
+            is_list = False
+            continue
         if (is_list and not cross_lists) or not (isinstance(current, type) and issubclass(current, BaseModel)):
             raise KeyError(part)
         if part not in current.model_fields:
@@ -183,8 +186,12 @@ class _Checker:
         if "where" in node and node.get("invert") is not False:
             self.fail(f"{rule}.where", "a filtered 'each' is a view of data held elsewhere: add 'invert: false'")
         kind = values[0]
+        if "contains" in node and kind != "from":
+            self.fail(f"{rule}.contains", "'contains' goes with 'from' (a list of codes)")
         if kind == "from":
-            self.source(f"{rule}.from", node["from"], variables)
+            _, is_list = self.source(f"{rule}.from", node["from"], variables)
+            if "contains" in node and not is_list:
+                self.fail(f"{rule}.contains", f"{node['from']!r} is not a list on Trial")
         elif kind in ("template", "ref"):
             for name in template_fields(str(node[kind])):
                 if name.startswith("#"):
