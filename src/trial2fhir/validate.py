@@ -1,4 +1,5 @@
-"""validate: check written FHIR files (a Bundle, one resource, or NDJSON) against the published schema."""
+"""validate: check written files against their published schema: FHIR JSON (a Bundle, one resource,
+or NDJSON) or an XML target's document (told by its root element and namespace)."""
 
 from __future__ import annotations
 
@@ -11,12 +12,17 @@ from trial2fhir.validation.fhir import locate_schema, validate_bundle, validate_
 
 def validate_file(path: Path) -> list[str]:
     """Every problem in one file, as ``file: resource: path: message`` lines; [] when valid."""
-    locate_schema("R5")  # FileNotFoundError naming the install command, before any file is judged
     name = str(path)
     try:
         data = path.read_bytes()
     except OSError as exc:
         return [f"{name}: cannot read: {exc.strerror or exc}"]
+    if data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
+        from trial2fhir.targets import XML_TARGETS
+        from trial2fhir.targets.xml import validate_xml
+
+        return validate_xml(name, data, list(XML_TARGETS.values()))
+    locate_schema("R5")  # FileNotFoundError naming the install command, before any file is judged
     docs: list[tuple[str, object]] = []
     try:
         if path.suffix in {".ndjson", ".jsonl"}:

@@ -10,6 +10,12 @@ from dataclasses import dataclass
 
 from trial2fhir.model import Trial
 from trial2fhir.targets import fhir_r5, trial_json
+from trial2fhir.targets.xml import XmlTarget
+from trial2fhir.validation.xml import XsdSource, odmlib_schema
+
+# XML targets: the mapping folder of the same name, and where the published XSD is.
+ODM_2_0 = XmlTarget("odm-2.0", XsdSource("CDISC ODM 2.0 (odmlib)", lambda: odmlib_schema("odm", "2.0", "ODM.xsd")))
+XML_TARGETS = {t.name: t for t in (ODM_2_0,)}
 
 
 @dataclass(frozen=True)
@@ -32,7 +38,9 @@ TARGETS: dict[str, Target] = {
         Target("trial-json", "trial.json", "the canonical Trial model as JSON", trial_json.render),
         Target("fhir-r5", "fhir-r5.json", "FHIR R5 transaction Bundle (ResearchStudy, PlanDefinition, ...)",
                fhir_r5.render, fhir_r5.validate, fhir_r5.ndjson_lines, fhir_r5.ready),
+        Target("odm-2.0", "odm-2.0.xml", "CDISC ODM 2.0 Protocol (study summary, arms, criteria ...)",
+               ODM_2_0.render, ODM_2_0.validate, None, ODM_2_0.ready),
     )
 }
 
-__all__ = ["TARGETS", "Target"]
+__all__ = ["TARGETS", "XML_TARGETS", "Target"]
