@@ -29,10 +29,11 @@ import yaml
 from lxml import etree
 from pydantic import BaseModel
 
+from trial2fhir.errors import Problem, RecordError
 from trial2fhir.mapping import paths
 from trial2fhir.mapping.directives import Context
 from trial2fhir.mapping.engine import absorb, emit
-from trial2fhir.mapping.load import MAPPINGS, MappingError, MappingSet, load_target, source_type
+from trial2fhir.mapping.load import MAPPINGS, Loss, MappingError, MappingSet, load_target, source_type
 from trial2fhir.mapping.paths import ROOT
 from trial2fhir.model import Trial
 from trial2fhir.validation.xml import XsdIssue, XsdSource, load_xsd, parse_file, validate_tree
@@ -287,11 +288,14 @@ def _datetime(date: str) -> str:
 
 
 class XmlTarget:
-    """One XML target: its mappings (``mappings/<name>/``), its XSD, and the trip both ways."""
+    """One XML target (the ``targets.Target`` protocol): its mappings (``mappings/<name>/``), its
+    XSD, and the trip both ways. The document is the lxml root element: built, validated and
+    serialised once; ``parse`` reads written bytes back for the round trip and ``validate``."""
 
-    def __init__(self, name: str, xsd: XsdSource, root: Path = MAPPINGS) -> None:
-        self.name, self.xsd, self.folder = name, xsd, root / name
-        self.mappings_root = root
+    def __init__(self, name: str, description: str, xsd: XsdSource, root: Path = MAPPINGS) -> None:
+        self.name, self.description, self.xsd = name, description, xsd
+        self.suffix = f"{name}.xml"
+        self.folder, self.mappings_root = root / name, root
 
     @cached_property
     def spec(self) -> DocumentSpec:
@@ -319,10 +323,52 @@ class XmlTarget:
     def mapping_set(self) -> MappingSet:
         return load_target(self.name, self.mappings_root, self.model)
 
-    def ready(self) -> object:
-        """Raises SchemaNotInstalledError (a FileNotFoundError) when the XSD is not there."""
-        return self.schema
+    # --- the Target protocol
+    def ready(self) -> None:
+        """Raises SchemaNotInstalledError (a TargetNotReady) when the XSD is not there."""
+        self.schema  # noqa: B018 - compiling it is the check
 
+    def build(self, trial: Trial) -> etree._Element:
+        return build(self.model, self.document(trial))
+
+    def validate(self, doc: etree._Element) -> list[Problem]:
+        return [Problem("", _place(i), i.message) for i in validate_tree(self.schema, doc)]
+
+    def serialise(self, doc: etree._Element) -> bytes:
+        return serialise(doc)
+
+    def parse(self, data: bytes, file: str) -> etree._Element:
+        try:
+            return parse_file(data)
+        except etree.XMLSyntaxError as exc:
+            line, col = exc.position
+            raise RecordError(file, f"line {line}, column {col}", f"not well-formed XML: {exc.msg}") from None
+
+    def reverse(self, doc: etree._Element) -> dict[str, Any]:
+        """Trial data (without ``source``) rebuilt from a document: the mappings in reverse."""
+        content = read(self.model, doc)
+        out: dict[str, Any] = {}
+        scope = {ROOT: out}
+        ctx = Context(self.mapping_set().codes)
+        for m in self.mapping_set().mappings:
+            place = self._place(content, m.resource, create=False)
+            if place is not None:
+                absorb(m.rules, place, scope, ctx)
+        return out
+
+    def losses(self) -> list[Loss]:
+        return self.mapping_set().losses
+
+    def sniff(self, head: bytes) -> bool:
+        """This target's document: its root element in its namespace (read from the first tag)."""
+        m = _ROOT_TAG.search(head)
+        if m is None or m.group(2).decode("utf-8", "replace") != self.spec.root:
+            return False
+        xmlns = b"xmlns" + (b":" + m.group(1)[:-1] if m.group(1) else b"")
+        declared = re.search(re.escape(xmlns) + rb"""\s*=\s*["']([^"']*)["']""", m.group(3))
+        return (declared.group(1).decode() if declared else "") == self.spec.namespaces.get("", "")
+
+    # --- the document
     def document(self, trial: Trial) -> dict[str, Any]:
         """The document (the root's content) the mappings describe for this trial."""
         data = trial.model_dump(mode="json")
@@ -357,51 +403,13 @@ class XmlTarget:
             info = child.element
         return here if isinstance(here, dict) else None
 
-    def tree(self, trial: Trial) -> etree._Element:
-        return build(self.model, self.document(trial))
 
-    def check(self, root: etree._Element) -> list[XsdIssue]:
-        return validate_tree(self.schema, root)
-
-    def render(self, trial: Trial) -> bytes:
-        return serialise(self.tree(trial))
-
-    def validate(self, data: bytes) -> list[str]:
-        return [str(i) for i in self.check(parse_file(data))]
-
-    def to_trial_data(self, data: bytes | etree._Element) -> dict[str, Any]:
-        """Trial data (without ``source``) rebuilt from a written file: the mappings in reverse."""
-        root = parse_file(data) if isinstance(data, bytes) else data
-        content = read(self.model, root)
-        out: dict[str, Any] = {}
-        scope = {ROOT: out}
-        ctx = Context(self.mapping_set().codes)
-        for m in self.mapping_set().mappings:
-            place = self._place(content, m.resource, create=False)
-            if place is not None:
-                absorb(m.rules, place, scope, ctx)
-        return out
-
-    def is_mine(self, root: etree._Element) -> bool:
-        """Whether a parsed file is this target's kind of document (root element and namespace)."""
-        uri = self.spec.namespaces.get("", "")
-        return bool(root.tag == (f"{{{uri}}}{self.spec.root}" if uri else self.spec.root))
+# The first start tag after the prolog: (prefix:)(local name)(attributes)
+_ROOT_TAG = re.compile(rb"<(?![?!])([A-Za-z_][\w.-]*:)?([A-Za-z_][\w.-]*)((?:\s[^>]*)?)>", re.DOTALL)
 
 
-
-def validate_xml(name: str, data: bytes, targets: list[XmlTarget]) -> list[str]:
-    """Problems of a written XML file, as ``file: line N: path: message``; the target is told by
-    the root element and its namespace."""
-    try:
-        root = parse_file(data)
-    except etree.XMLSyntaxError as exc:
-        line, col = exc.position
-        return [f"{name}: line {line}, column {col}: not well-formed XML: {exc.msg}"]
-    for target in targets:
-        if target.is_mine(root):
-            return [f"{name}: {target.name}: {issue}" for issue in target.check(root)]
-    known = ", ".join(f"{t.name} ({t.spec.root} in {t.spec.namespaces.get('', '') or 'no namespace'})" for t in targets)
-    return [f"{name}: root element {root.tag} is no XML target's document; known: {known}"]
+def _place(issue: XsdIssue) -> str:
+    return ": ".join(([f"line {issue.line}"] if issue.line else []) + ([issue.path] if issue.path else []))
 
 
-__all__ = ["XmlTarget", "XmlValueError", "XsdModel", "build", "read", "serialise", "validate_xml"]
+__all__ = ["XmlTarget", "XmlValueError", "XsdModel", "build", "read", "serialise"]

@@ -19,10 +19,12 @@ from typing import Any
 
 from lxml import etree
 
+from trial2fhir.errors import TargetNotReady
+
 SCHEMA_DIR_ENV = "TRIAL2FHIR_SCHEMA_DIR"
 
 
-class SchemaNotInstalledError(FileNotFoundError):
+class SchemaNotInstalledError(TargetNotReady):
     """A published XSD is not where it should be; the message says how to provide it."""
 
 
