@@ -17,7 +17,7 @@ HEAD = 'mapping: t\nversion: 1\nsource: Trial\ntarget: {standard: CDISC ODM, rel
 def check(tmp_path: Path, rules: str, resource: str = "ODM/Study") -> None:
     f = tmp_path / "m.yaml"
     f.write_text(HEAD % resource + "rules:\n" + rules, encoding="utf-8")
-    load_mapping(f, load_code_maps(MAPPINGS / "codes"), ODM_2_0.model)
+    load_mapping(f, load_code_maps(MAPPINGS / "codes"), target=ODM_2_0.model)
 
 
 def test_a_good_xml_mapping_loads(tmp_path: Path) -> None:
