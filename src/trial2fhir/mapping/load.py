@@ -98,6 +98,8 @@ def source_type(
         if is_list and part.isdigit():  # a fixed position in a list (``central_contacts.1``)
             is_list = False
             continue
+        if is_list and part.endswith(":") and part[:-1].isdigit():  # the rest from a position: a list
+            continue
         if (is_list and not cross_lists) or not (isinstance(current, type) and issubclass(current, BaseModel)):
             raise KeyError(part)
         if part not in current.model_fields:

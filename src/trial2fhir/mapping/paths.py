@@ -2,8 +2,9 @@
 
 A path's first segment may name a loop variable (``arm.label``) or is read from the trial root
 (``identification.nct_id``). Lists are crossed by ``each``; inside a path only a fixed position
-(``central_contacts.1.name``: the second item) may be named, for a standard that has a fixed
-number of slots (PRS: a central contact and its backup).
+(``central_contacts.1.name``: the second item) or the rest from one (``contacts.2:``, a list, for
+an ``each``) may be named, for a standard with a fixed number of slots (PRS: a site's contact and
+its backup, then its investigators).
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ def get(scope: Scope, path: str) -> Any:
     for part in parts:
         if isinstance(value, list) and part.isdigit():
             value = value[int(part)] if int(part) < len(value) else None
+            continue
+        if isinstance(value, list) and is_rest(part):
+            value = value[int(part[:-1]):]
             continue
         if not isinstance(value, Mapping):
             return None
@@ -85,7 +89,21 @@ def put(scope: Scope, path: str, value: Any) -> None:
         here[parts[-1]] = value
 
 
+def is_rest(part: str) -> bool:
+    """``2:``: the items from the third on."""
+    return part.endswith(":") and part[:-1].isdigit()
+
+
 def append(scope: Scope, path: str, value: Any) -> None:
+    head, _, last = path.rpartition(".")
+    if is_rest(last):  # the rest from a position: the item goes after the fixed slots, padded to them
+        current = get(scope, head) if _exists(scope, head) else None
+        if not isinstance(current, list):
+            current = []
+            put(scope, head, current)
+        current.extend({} for _ in range(int(last[:-1]) - len(current)))
+        current.append(value)
+        return
     current = get(scope, path) if _exists(scope, path) else None
     if not isinstance(current, list):
         current = []

@@ -33,6 +33,7 @@ from trial2fhir.errors import Problem, TargetNotReady
 from trial2fhir.mapping.load import Loss
 from trial2fhir.model import Trial
 from trial2fhir.targets import fhir_r5
+from trial2fhir.targets.ctgov_prs import CTGOV_PRS
 from trial2fhir.targets.fhir import FhirBundleTarget
 from trial2fhir.targets.trial_json import TrialJsonTarget
 from trial2fhir.targets.xml import XmlTarget
@@ -80,6 +81,7 @@ TARGETS: dict[str, Target[Any]] = _registry(
     FhirBundleTarget("fhir-r5", "fhir-r5.json", "FHIR R5 transaction Bundle (ResearchStudy, PlanDefinition, ...)",
                      release="R5", bundle=fhir_r5.bundle, mapping_set=fhir_r5.mapping_set),
     ODM_2_0,
+    CTGOV_PRS,
 )
 
 __all__ = ["ODM_2_0", "TARGETS", "Doc", "SplitsToNdjson", "Target", "TargetNotReady"]

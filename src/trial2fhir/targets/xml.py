@@ -72,6 +72,7 @@ class Child:
     order: int
     repeats: bool
     element: Element
+    required: bool = False  # the XSD wants it whenever its parent is written (minOccurs >= 1, no choice)
 
 
 class XsdModel:
@@ -137,6 +138,8 @@ class XsdModel:
                     known.repeats = True
                     continue
                 el.children[particle.name] = Child(order, repeats, self._element(particle))
+            for name in _required(xsd_type.content):
+                el.children[name].required = True
         return el
 
     def at(self, path: str) -> Element:
@@ -183,6 +186,19 @@ def _particles(group: Any, repeats: bool) -> Iterator[tuple[Any, bool]]:
             yield from _particles(particle, repeats)
         elif isinstance(particle, v.XsdElement):
             yield particle, repeats or particle.max_occurs != 1
+
+
+def _required(group: Any) -> Iterator[str]:
+    """Names of the elements a content model always needs: minOccurs >= 1 all the way down, no choice."""
+    import xmlschema.validators as v
+
+    if group.min_occurs < 1 or group.model == "choice":
+        return
+    for particle in group:
+        if isinstance(particle, v.XsdGroup):
+            yield from _required(particle)
+        elif isinstance(particle, v.XsdElement) and particle.min_occurs >= 1:
+            yield particle.name
 
 
 def _uri_mapper(redirects: dict[str, Path]) -> Any:
