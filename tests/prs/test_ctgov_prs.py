@@ -66,8 +66,19 @@ def test_dev_records_valid_and_roundtrip(record: Path) -> None:
         assert_roundtrips(t)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(t=trials)
+# Who is masked, the IPD info types and the expanded access types are sets that registries list
+# in one order (API v2's, which is also the XSD's order of the PRS flags); the PRS flags give them
+# back in that order, so generated trials list them so too.
+_ORDER = {c: i for i, c in enumerate(["PARTICIPANT", "CARE_PROVIDER", "INVESTIGATOR", "OUTCOMES_ASSESSOR"])}
+
+
+def _in_registry_order(t: Trial) -> Trial:
+    t.design.who_masked.sort(key=_ORDER.__getitem__)
+    return t
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(t=trials.map(_in_registry_order))
 def test_any_trial_gives_a_valid_upload_that_reads_back(t: Trial) -> None:
     assert_roundtrips(t)
 
@@ -102,7 +113,8 @@ def test_required_but_absent_elements_are_empty_and_read_back_as_nothing() -> No
 
 
 def test_codes_are_written_in_prs_spelling() -> None:
-    t = trial(status={"overall_status": "ACTIVE_NOT_RECRUITING", "start_date": {"date": "2020-01", "type": "ESTIMATED"}},
+    t = trial(status={"overall_status": "ACTIVE_NOT_RECRUITING",
+                      "start_date": {"date": "2020-01", "type": "ESTIMATED"}},
               design={"study_type": "INTERVENTIONAL", "phases": ["PHASE2", "PHASE3"], "allocation": "RANDOMIZED",
                       "masking": "DOUBLE", "who_masked": ["PARTICIPANT", "OUTCOMES_ASSESSOR"]})
     s = written(t).find("clinical_study")
@@ -112,6 +124,7 @@ def test_codes_are_written_in_prs_spelling() -> None:
     d = s.find("study_design/interventional_design")
     assert d is not None
     assert {c.tag: c.text for c in d} == {
+        "interventional_subtype": None,  # required, no primary purpose given: written empty
         "phase": "Phase 2/3", "allocation": "Randomized", "masking": "Double", "no_masking": "no",
         "masked_subject": "yes", "masked_caregiver": "no", "masked_investigator": "no", "masked_assessor": "yes",
     }
@@ -157,7 +170,8 @@ def test_convert_and_validate_commands(tmp_path: Path) -> None:
     broken.write_bytes(files[0].read_bytes().replace(b"<brief_title>", b"<brief_title><x/>", 1))
     result = runner.invoke(app, ["validate", str(broken)])
     assert result.exit_code == 1
-    assert "line " in result.output and "brief_title" in result.output
+    assert "line " in result.output
+    assert "brief_title" in result.output
 
 
 def test_roundtrip_command(tmp_path: Path) -> None:

@@ -137,7 +137,10 @@ def validate_tree(schema: etree.XMLSchema, root: etree._Element) -> list[XsdIssu
     tree = root.getroottree()
     issues = []
     for e in schema.error_log:  # type: ignore[attr-defined]
-        found = tree.xpath(e.path) if e.path else []
+        try:  # libxml2 names the element with the document's prefixes (prs:study_collection/...)
+            found = tree.xpath(e.path, namespaces={k: v for k, v in root.nsmap.items() if k}) if e.path else []
+        except etree.XPathEvalError:
+            found = []
         where = element_path(found[0]) if isinstance(found, list) and found else e.path or ""
         issues.append(XsdIssue(e.line if root.sourceline else None, where, e.message))
     return issues
