@@ -9,6 +9,7 @@ reached the registry through a mapping choice, and a completeness score.
 
 from __future__ import annotations
 
+import functools
 import re
 import types
 import typing
@@ -398,22 +399,24 @@ class CheckRun:
     """Records that could not be read: ``file: place: reason``, one each."""
 
 
-def check(inputs: list[str], registry: str) -> CheckRun:
-    """Evaluate every readable record of ``inputs`` against one registry's checklist."""
+def _labelled(trial: Trial, registry: str) -> Readiness:
     from trial2fhir.convert import source_label
-    from trial2fhir.errors import RecordError
-    from trial2fhir.sources import expand, read_input
+
+    return evaluate(trial, registry, source_label(trial))
+
+
+def check(inputs: list[str], registry: str, jobs: int = 1) -> CheckRun:
+    """Evaluate every readable record of ``inputs`` against one registry's checklist (the one read
+    loop of ``pipeline``: read errors come back in their place and never stop the others)."""
+    from trial2fhir import pipeline
 
     checklist(registry)  # a bad checklist stops the run before any record
     run = CheckRun()
-    found = expand(inputs)
-    run.errors += [str(e.problem) for e in found.missing]
-    for item in found.files:
-        for result in read_input(item):
-            if isinstance(result, RecordError):
-                run.errors.append(str(result.problem))
-            else:
-                run.results.append(evaluate(result, registry, source_label(result)))
+    for item in pipeline.run(inputs, functools.partial(_labelled, registry=registry), jobs=jobs):
+        if isinstance(item, pipeline.Done):
+            run.results.append(item.result)
+        else:
+            run.errors.append(str(item.problem))
     return run
 
 
