@@ -65,6 +65,7 @@ _ANY = re.compile(
 )
 _EMPHASIS = re.compile(r"^[\s#>*_=]+|[\s*_=]+$")
 _NUMBERED_HEAD = re.compile(r"^(?:\d{1,2}|[A-Z]|[IVX]{1,4})[.)]\s+")
+_WRAP_MAX = 100  # hard-wrapped registry text is cut well before this column
 _LABEL_FORM = re.compile(r"^[^:]{1,80}:\s+\S")
 _ANY_FOLLOWING = re.compile(r"\b(?:any|one|all|each)\s+(?:or\s+more\s+)?of\s+the\s+following\b", re.IGNORECASE)
 _LEAD_PHRASE = re.compile(
@@ -324,6 +325,8 @@ def _lazy(line: _Line, previous: _Line | None, b: _Builder) -> _Node | None:
     if line.marked or previous is None or line.blank_before or b.last is None:
         return None
     above = previous.text
+    if previous.content + len(above) > _WRAP_MAX:
+        return None  # a line this long was not wrapped (a page's one line per item)
     cut = bool(_DANGLING.search(above)) or above.endswith((",", "-", "/", "(")) or above.count("(") > above.count(")")
     return b.last if cut or line.text[:1].islower() else None
 
