@@ -65,11 +65,19 @@ def ref_url(text: str) -> str:
 # --- value transforms: join -> lookup -> cast forward, the inverse order back -----------------------
 
 
+def _duration(text: Any) -> str:
+    """``18 Years`` -> ``P18Y``, ``6 Hours`` -> ``PT6H``: an age limit as an ISO 8601 duration."""
+    value, unit = str(text).split(" ", 1)
+    designator = {"Years": "Y", "Months": "M", "Weeks": "W", "Days": "D", "Hours": "H", "Minutes": "M"}[unit]
+    return f"PT{value}{designator}" if unit in ("Hours", "Minutes") else f"P{value}{designator}"
+
+
 CASTS: dict[str, Callable[[Any], Any]] = {
     "boolean": lambda v: v == "true",
     "integer": int,
     "decimal": float,
     "string": str,
+    "duration": _duration,  # forward only: use with invert: false beside a reversible rule
 }
 
 

@@ -288,6 +288,9 @@ class Document(BaseModel):
     """Values of the document itself that mappings may use as ``document.<name>``."""
 
     created: str
+    # The criteria sides as lists, for a ``where: "sec.side in document.inclusion"`` view
+    inclusion: list[str] = ["inclusion"]
+    exclusion: list[str] = ["exclusion"]
 
 
 @dataclass(frozen=True)
@@ -389,13 +392,16 @@ class XmlTarget:
         """The document (the root's content) the mappings describe for this trial."""
         data = trial.model_dump(mode="json")
         created = next((v for p in self.spec.created_from if (v := paths.get({ROOT: data}, p))), None)
-        scope = {ROOT: data, "document": {"created": _datetime(created) if created else EPOCH}}
+        document = Document(created=_datetime(created) if created else EPOCH).model_dump()
+        scope = {ROOT: data, "document": document}
         ctx = Context(self.mapping_set().codes)
         content: dict[str, Any] = {}
         for m in self.mapping_set().mappings:
             if m.when is not None and not paths.get(scope, m.when):
                 continue
-            body = emit(m.rules, scope, ctx) or {}
+            body = emit(m.rules, scope, ctx)
+            if not body:  # an element with nothing in it is not written (the XSD may need content)
+                continue
             place = self._place(content, m.resource, create=True)
             assert place is not None
             for key, value in body.items():
