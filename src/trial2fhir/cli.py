@@ -35,11 +35,20 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main(
-    version: Annotated[
+    version: Annotated[  # noqa: ARG001 - handled by its eager callback
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
     ] = False,
+    schema_dir: Annotated[
+        Path | None,
+        typer.Option("--schema-dir", help="Folder of published XSDs no package ships (cdisc-sdm/1.0/, "
+                     "ctgov-prs/<version>/); default: $TRIAL2FHIR_SCHEMA_DIR."),
+    ] = None,
 ) -> None:
     """trial2fhir: registry records -> FHIR R5 and CDISC XML."""
+    if schema_dir is not None:  # the schema locators read the environment, in workers too
+        from trial2fhir.validation.xml import SCHEMA_DIR_ENV
+
+        os.environ[SCHEMA_DIR_ENV] = str(schema_dir)
 
 
 def _check_choice(values: list[str], allowed: dict[str, object], what: str) -> None:
