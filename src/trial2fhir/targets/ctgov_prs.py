@@ -28,7 +28,7 @@ from trial2fhir.mapping.directives import Context
 from trial2fhir.mapping.engine import absorb
 from trial2fhir.mapping.paths import ROOT
 from trial2fhir.model import Trial
-from trial2fhir.targets.xml import Element, XmlTarget, read
+from trial2fhir.targets.xml import Child, Element, XmlTarget, read
 from trial2fhir.validation.xml import SchemaNotInstalledError, XsdSource, in_schema_dir
 
 PRS_XSD_ENV = "TRIAL2FHIR_PRS_XSD"
@@ -61,17 +61,41 @@ class PrsTarget(XmlTarget):
 
     def _complete(self, info: Element, content: dict[str, Any], place: str) -> None:
         """Add, recursively, every element the XSD requires here and the trial gave no value."""
-        for clark, child in info.children.items():
-            if not child.required and clark not in (self.model.clark(k) for k in content if k[0] not in "@#"):
-                continue  # neither needed nor written (the rrs: results section among them)
-            key = self.model.prefixed(clark)
-            here = f"{place}/{key}"
-            value = content.get(key)
-            if value is None and child.required:
-                value = content[key] = {} if child.element.children else self.required_empty.get(here, "")
+        for key, needed in self._required_of(info):
+            if key not in content:
+                content[key] = {} if needed.element.children else self.required_empty.get(f"{place}/{key}", "")
+        for key, value in content.items():
+            if key[0] in "@#":
+                continue
+            child = self._child(info, key)
+            if child is None or not child.element.children:
+                continue
             for item in value if isinstance(value, list) else [value]:
                 if isinstance(item, dict):
-                    self._complete(child.element, item, here)
+                    self._complete(child.element, item, f"{place}/{key}")
+
+    # Both per element type, worked out once: _complete runs for every element of every trial.
+    def _required_of(self, info: Element) -> list[tuple[str, Child]]:
+        found = self._required_cache.get(id(info))
+        if found is None:
+            found = self._required_cache[id(info)] = [
+                (self.model.prefixed(clark), child) for clark, child in info.children.items() if child.required
+            ]
+        return found
+
+    def _child(self, info: Element, key: str) -> Child | None:
+        cache_key = (id(info), key)
+        if cache_key not in self._child_cache:
+            self._child_cache[cache_key] = info.children.get(self.model.clark(key))
+        return self._child_cache[cache_key]
+
+    @cached_property
+    def _required_cache(self) -> dict[int, list[tuple[str, Child]]]:
+        return {}
+
+    @cached_property
+    def _child_cache(self) -> dict[tuple[int, str], Child | None]:
+        return {}
 
     def reverse(self, doc: etree._Element) -> dict[str, Any]:
         content = self._prune(read(self.model, doc), self.spec.root)
