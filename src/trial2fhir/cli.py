@@ -57,11 +57,20 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main(
-    version: Annotated[
+    version: Annotated[  # noqa: ARG001 - handled by its eager callback
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
     ] = False,
+    schema_dir: Annotated[
+        Path | None,
+        typer.Option("--schema-dir", help="Folder of published XSDs no package ships (cdisc-sdm/1.0/, "
+                     "ctgov-prs/<version>/); default: $TRIAL2FHIR_SCHEMA_DIR."),
+    ] = None,
 ) -> None:
     """trial2fhir: registry records -> FHIR R5 and CDISC XML."""
+    if schema_dir is not None:  # the schema locators read the environment, in workers too
+        from trial2fhir.validation.xml import SCHEMA_DIR_ENV
+
+        os.environ[SCHEMA_DIR_ENV] = str(schema_dir)
 
 
 def _check_choice(values: list[str], allowed: dict[str, object], what: str) -> None:
@@ -335,6 +344,33 @@ def roundtrip_cmd(
                 err(f"declared loss ({name}): {loss.path}: {loss.why}", err=True)
         err(f"{len(result.records) - len(result.failed)} of {len(result.records)} trial(s) round-tripped", err=True)
     _finish(result, len(result.records), inputs)
+
+
+@app.command("check")
+def check_cmd(
+    inputs: Annotated[list[str], typer.Argument(help="Files, folders, or - for stdin.", show_default=False)],
+    registry: Annotated[str, typer.Option("--registry", help="Checklist: ctgov-prs or who-trds.")] = "ctgov-prs",
+    report: Annotated[Path | None, typer.Option("--report", help="Write the readiness report here as JSON.")] = None,
+) -> None:
+    """Readiness: per trial, the data elements the registry requires that are missing, and a score.
+
+    Exit 0 when every trial has every applicable required element, 1 when any is missing or a
+    record could not be read.
+    """
+    from trial2fhir import readiness
+    from trial2fhir.readiness_table import print_tables
+
+    _check_choice([registry], dict.fromkeys(readiness.registries()), "registry")
+    run = readiness.check(inputs, registry)
+    for problem in run.errors:
+        err(f"error: {problem}", err=True)
+    print_tables(run.results, registry)
+    if report is not None:
+        report.parent.mkdir(parents=True, exist_ok=True)
+        report.write_bytes(orjson.dumps(readiness.report(run.results, registry), option=orjson.OPT_INDENT_2) + b"\n")
+    ready = sum(1 for r in run.results if r.ready)
+    err(f"{ready} of {len(run.results)} trial(s) ready for {registry}", err=True)
+    raise typer.Exit(0 if ready == len(run.results) and not run.errors else 1)
 
 
 if __name__ == "__main__":  # pragma: no cover

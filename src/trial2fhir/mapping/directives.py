@@ -1,8 +1,8 @@
 """The closed set of mapping directives: one small forward and one small reverse function each.
 
 A directive is a YAML object with exactly one *value* key (``from``, ``const``, ``template``,
-``ref``, ``each``, ``rules``) and any of the *modifiers* (``as``, ``lookup``, ``join``, ``cast``,
-``when``, ``where``, ``invert``). The engine only walks nodes and dispatches here.
+``ref``, ``each``, ``rules``) and any of the *modifiers* (``as``, ``lookup``, ``join``, ``contains``,
+``cast``, ``when``, ``where``, ``invert``). The engine only walks nodes and dispatches here.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from trial2fhir.mapping.codes import CodeMap
 from trial2fhir.mapping.paths import Holder, Scope
 
 VALUE_KEYS = ("from", "const", "template", "ref", "each", "rules")
-MODIFIERS = ("as", "lookup", "join", "cast", "when", "where", "invert")
+MODIFIERS = ("as", "lookup", "join", "contains", "cast", "when", "where", "invert")
 DIRECTIVE_KEYS = frozenset(VALUE_KEYS + MODIFIERS)
 VALUE_KEYS_BY_PRIORITY = ("each", "from", "const", "template", "ref", "rules")  # each goes with rules
 # Deterministic urn:uuid fullUrls: the same trial always gives the same bundle, byte for byte.
@@ -65,15 +65,25 @@ def ref_url(text: str) -> str:
 # --- value transforms: join -> lookup -> cast forward, the inverse order back -----------------------
 
 
+def _duration(text: Any) -> str:
+    """``18 Years`` -> ``P18Y``, ``6 Hours`` -> ``PT6H``: an age limit as an ISO 8601 duration."""
+    value, unit = str(text).split(" ", 1)
+    designator = {"Years": "Y", "Months": "M", "Weeks": "W", "Days": "D", "Hours": "H", "Minutes": "M"}[unit]
+    return f"PT{value}{designator}" if unit in ("Hours", "Minutes") else f"P{value}{designator}"
+
+
 CASTS: dict[str, Callable[[Any], Any]] = {
     "boolean": lambda v: v == "true",
     "integer": int,
     "decimal": float,
     "string": str,
+    "duration": _duration,  # forward only: use with invert: false beside a reversible rule
 }
 
 
 def _forward_transforms(node: dict[str, Any], value: Any, ctx: Context) -> Any:
+    if "contains" in node:  # one flag per code of a list (PRS masked_subject: yes | no)
+        value = node["contains"] in value
     if "join" in node:
         value = node["join"].join(value) if value else None
     if value is not None and "lookup" in node:
@@ -134,7 +144,12 @@ def from_forward(node: dict[str, Any], scope: Scope, ctx: Context) -> Any:
 
 
 def from_reverse(node: dict[str, Any], value: Any, scope: Scope, ctx: Context) -> None:
-    paths.put(scope, node["from"], _reverse_transforms(node, value, ctx))
+    value = _reverse_transforms(node, value, ctx)
+    if "contains" in node:  # a set flag puts its code back in the list; the flags come in list order
+        if value in (True, "True", "true"):
+            paths.append(scope, node["from"], node["contains"])
+        return
+    paths.put(scope, node["from"], value)
 
 
 def const_forward(node: dict[str, Any], scope: Scope, ctx: Context) -> Any:  # noqa: ARG001

@@ -2,7 +2,9 @@
 
 Layer 1 is the mapping language's own JSON Schema (``schemas/mapping.schema.json``); layer 2
 checks each directive's keys, that every source path exists on ``Trial`` and that every target
-element exists on the fhir.resources model. Errors name the file, the rule path and the value.
+element exists in the target's model: the fhir.resources model for FHIR, or the model a target
+passes in (``TargetModel``: an XSD's elements for the XML targets). Errors name the file, the
+rule path and the value.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import typing
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import jsonschema
 import jsonschema.exceptions
@@ -30,6 +32,7 @@ from trial2fhir.mapping.directives import (
     is_directive,
     template_fields,
 )
+from trial2fhir.mapping.fragments import FragmentError, Library, expand, load_library
 from trial2fhir.model import Trial
 from trial2fhir.packaged import data_path
 
@@ -92,6 +95,11 @@ def source_type(
     else:
         current, is_list = Trial, False
     for part in parts:
+        if is_list and part.isdigit():  # a fixed position in a list (``central_contacts.1``)
+            is_list = False
+            continue
+        if is_list and part.endswith(":") and part[:-1].isdigit():  # the rest from a position: a list
+            continue
         if (is_list and not cross_lists) or not (isinstance(current, type) and issubclass(current, BaseModel)):
             raise KeyError(part)
         if part not in current.model_fields:
@@ -127,12 +135,44 @@ def target_child(model: type[BaseModel], element: str) -> tuple[type[BaseModel] 
     return (fhir_class(m.group(1), model.__module__) if m else None), "List[" in text or "list[" in text
 
 
+class TargetModel(Protocol):
+    """The target standard's element model, as the load check walks it."""
+
+    strict_arrays: bool  # a repeating element must be written as a list (XML), or need not be (FHIR)
+    variables: dict[str, tuple[Any, bool]]  # scope names besides the Trial's: name -> (model, is_list)
+
+    def resolve(self, target: dict[str, Any]) -> Any | None:
+        """The model of the mapping's ``target.resource``; None if the standard has no such thing."""
+
+    def child(self, node: Any, key: str) -> tuple[Any | None, bool]:
+        """(model of the element or None for a value, repeats); KeyError if no such element."""
+
+    def describe(self, node: Any) -> str: ...
+
+
+class FhirModel:
+    strict_arrays = False
+    variables: dict[str, tuple[Any, bool]] = {}  # noqa: RUF012 - read only
+
+    def resolve(self, target: dict[str, Any]) -> type[BaseModel] | None:
+        return fhir_class(str(target["resource"]))
+
+    def child(self, node: type[BaseModel], key: str) -> tuple[type[BaseModel] | None, bool]:
+        return target_child(node, key)
+
+    def describe(self, node: type[BaseModel]) -> str:
+        return node.__name__
+
+
+FHIR = FhirModel()
+
+
 # --- the checks -----------------------------------------------------------------------------------
 
 
 class _Checker:
-    def __init__(self, file: str, codes: dict[str, CodeMap]) -> None:
-        self.file, self.codes = file, codes
+    def __init__(self, file: str, codes: dict[str, CodeMap], target: TargetModel = FHIR) -> None:
+        self.file, self.codes, self.target = file, codes, target
 
     def fail(self, rule: str, message: str) -> typing.NoReturn:
         raise MappingError(self.file, rule, message)
@@ -145,7 +185,7 @@ class _Checker:
         except KeyError as exc:
             self.fail(rule, f"source path {path!r} does not exist on Trial (no {exc.args[0]!r})")
 
-    def node(self, rule: str, node: Any, model: type[BaseModel] | None, variables: dict[str, Any]) -> None:
+    def node(self, rule: str, node: Any, model: Any | None, variables: dict[str, Any]) -> None:
         if isinstance(node, list):
             for i, child in enumerate(node):
                 self.node(f"{rule}[{i}]", child, model, variables)
@@ -156,15 +196,25 @@ class _Checker:
                 self.fail(rule, "a primitive element cannot hold an object; use a directive (from/const/...)")
             for key, child in node.items():
                 try:
-                    child_model, _ = target_child(model, key)
+                    child_model, repeats = self.target.child(model, key)
                 except KeyError:
-                    self.fail(f"{rule}.{key}", f"{model.__name__} has no element {key!r}")
+                    self.fail(f"{rule}.{key}", f"{self.target.describe(model)} has no element {key!r}")
+                if self.target.strict_arrays:
+                    self.arrays(f"{rule}.{key}", child, repeats)
                 self.node(f"{rule}.{key}", child, child_model, variables)
         else:
             self.fail(rule, f"bare value {node!r}: write {{const: {node!r}}} for a literal or {{from: path}}")
 
+    def arrays(self, rule: str, node: Any, repeats: bool) -> None:
+        """A repeating element is a list (or an ``each``), so that it reads back as one."""
+        many = isinstance(node, list) or (is_directive(node) and "each" in node)
+        if repeats and not many:
+            self.fail(rule, "this element repeats: write it as a list")
+        if many and not repeats:
+            self.fail(rule, "this element does not repeat: write one item, not a list")
+
     def directive(
-        self, rule: str, node: dict[str, Any], model: type[BaseModel] | None, variables: dict[str, Any]
+        self, rule: str, node: dict[str, Any], model: Any | None, variables: dict[str, Any]
     ) -> None:
         unknown = [k for k in node if k not in DIRECTIVE_KEYS]
         if unknown:
@@ -183,8 +233,12 @@ class _Checker:
         if "where" in node and node.get("invert") is not False:
             self.fail(f"{rule}.where", "a filtered 'each' is a view of data held elsewhere: add 'invert: false'")
         kind = values[0]
+        if "contains" in node and kind != "from":
+            self.fail(f"{rule}.contains", "'contains' goes with 'from' (a list of codes)")
         if kind == "from":
-            self.source(f"{rule}.from", node["from"], variables)
+            _, is_list = self.source(f"{rule}.from", node["from"], variables)
+            if "contains" in node and not is_list:
+                self.fail(f"{rule}.contains", f"{node['from']!r} is not a list on Trial")
         elif kind in ("template", "ref"):
             for name in template_fields(str(node[kind])):
                 if name.startswith("#"):
@@ -215,13 +269,42 @@ def _schema() -> dict[str, Any]:
     return typing.cast(dict[str, Any], json.loads(MAPPING_SCHEMA.read_text(encoding="utf-8")))
 
 
-def load_mapping(path: Path, codes: dict[str, CodeMap]) -> Mapping:
-    """Load and check one mapping file; MappingError names the file, the rule and the value."""
-    file = str(path)
+def _validate(file: str, doc: Any, definition: str | None = None) -> None:
+    """Layer 1: the mapping language's JSON Schema (a whole mapping file, or one of its ``$defs``)."""
+    schema = _schema() if definition is None else {"$defs": _schema()["$defs"], "$ref": f"#/$defs/{definition}"}
+    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(doc))
+    if error is not None:
+        message = error.message if len(error.message) < 300 else error.message[:300] + "..."
+        raise MappingError(file, ".".join(str(p) for p in error.absolute_path), message)
+
+
+def _read_yaml(file: str, path: Path) -> Any:
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise MappingError(file, "", f"not YAML: {exc}") from None
+
+
+def load_mapping(
+    path: Path,
+    codes: dict[str, CodeMap],
+    library: Library | None = None,
+    params: dict[str, Any] | None = None,
+    target: TargetModel = FHIR,
+) -> Mapping:
+    """Load and check one mapping file; MappingError names the file, the rule and the value.
+
+    Fragments (``use``, ``${name}``) are expanded first, with ``params`` when the index loads this
+    file with ``with``; the expanded document is what both check layers and the engine see.
+    """
+    # Errors name the instance (a file loaded with ``with``); the Mapping keeps the file's own path.
+    file = str(path) if not params else f"{path} (with {', '.join(f'{k}={v}' for k, v in params.items())})"
+    doc = _read_yaml(file, path)
+    library = library or Library()
+    try:
+        doc = expand(doc, library, {**library.defines, **(params or {})}, file)
+    except FragmentError as exc:
+        raise MappingError(file, exc.rule, exc.message) from None
     error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(_schema()).iter_errors(doc))
     if error is not None:
         # The schema's verdict comes first; where the rule-level check can name the rule more
@@ -232,9 +315,8 @@ def load_mapping(path: Path, codes: dict[str, CodeMap]) -> Mapping:
             raise
         except Exception:
             pass
-        message = error.message if len(error.message) < 300 else error.message[:300] + "..."
-        raise MappingError(file, ".".join(str(p) for p in error.absolute_path), message)
-    check = _check_document(file, doc, codes)
+        _validate(file, doc)
+    check = _check_document(file, doc, codes, target)
     losses = [Loss(str(x["path"]), str(x["why"])) for x in doc.get("losses", [])]
     for i, loss in enumerate(losses):
         try:
@@ -242,18 +324,24 @@ def load_mapping(path: Path, codes: dict[str, CodeMap]) -> Mapping:
         except KeyError:
             check.fail(f"losses[{i}]", f"declared loss {loss.path!r} is not a Trial path")
     return Mapping(
-        name=doc["mapping"], file=file, resource=doc["target"]["resource"], rules=doc["rules"], id=doc["id"],
+        name=doc["mapping"], file=str(path), resource=doc["target"]["resource"], rules=doc["rules"],
+        id=doc.get("id", ""),
         each=doc.get("each"), var=doc.get("as", "item"), when=doc.get("when"), losses=losses,
     )
 
 
-def _check_document(file: str, doc: Any, codes: dict[str, CodeMap] | None = None) -> _Checker:
+def _check_document(
+    file: str,
+    doc: Any,
+    codes: dict[str, CodeMap] | None = None,
+    target_model: TargetModel = FHIR,
+) -> _Checker:
     target = doc["target"]
-    model = fhir_class(target["resource"])
+    model = target_model.resolve(target)
     if model is None:
         raise MappingError(file, "target.resource", f"unknown {target['release']} resource {target['resource']!r}")
-    check = _Checker(file, codes if codes is not None else load_code_maps(MAPPINGS / "codes"))
-    variables: dict[str, Any] = {}
+    check = _Checker(file, codes if codes is not None else load_code_maps(MAPPINGS / "codes"), target_model)
+    variables: dict[str, Any] = dict(target_model.variables)  # names the target binds (``document``)
     if "each" in doc:
         item_type, is_list = check.source("each", doc["each"], {})
         if not is_list:
@@ -261,7 +349,8 @@ def _check_document(file: str, doc: Any, codes: dict[str, CodeMap] | None = None
         variables[doc.get("as", "item")] = (item_type, False)
     if "when" in doc:
         check.source("when", doc["when"], variables)
-    check.directive("id", {"template": doc["id"]}, None, variables)
+    if "id" in doc:
+        check.directive("id", {"template": doc["id"]}, None, variables)
     check.node("rules", doc["rules"], model, variables)
     return check
 
@@ -279,10 +368,34 @@ class MappingSet:
         return [loss for m in self.mappings for loss in m.losses]
 
 
+def load_fragments(folder: Path, names: list[str]) -> Library:
+    """The fragment files an index names (paths relative to its folder), each checked by the schema."""
+    files = [folder / name for name in names]
+    for path in files:
+        if not path.is_file():
+            raise MappingError(str(folder / "index.yaml"), "fragments", f"no fragment file {str(path)!r}")
+        _validate(str(path), _read_yaml(str(path), path), "fragmentFile")
+    try:
+        return load_library(files)
+    except FragmentError as exc:
+        raise MappingError(exc.file, exc.rule, exc.message) from None
+
+
 @cache
-def load_target(target: str, root: Path = MAPPINGS) -> MappingSet:
+def load_target(target: str, root: Path = MAPPINGS, model: TargetModel = FHIR) -> MappingSet:
+    """A target's mapping set, checked against its model (FHIR's, or the one a target passes in)."""
     codes = load_code_maps(root / "codes")
     folder = root / target
-    index = yaml.safe_load((folder / "index.yaml").read_text(encoding="utf-8"))
-    mappings = [load_mapping(folder / name, codes) for name in index["mappings"]]
+    index_file = folder / "index.yaml"
+    index = _read_yaml(str(index_file), index_file)
+    _validate(str(index_file), index, "index")
+    library = load_fragments(folder, index.get("fragments", []))
+    mappings = []
+    for entry in index["mappings"]:
+        name, params = (entry, None) if isinstance(entry, str) else (entry["file"], entry["with"])
+        mappings.append(load_mapping(folder / name, codes, library, params, model))
+    names = [m.name for m in mappings]
+    for m in mappings:
+        if names.count(m.name) > 1:
+            raise MappingError(m.file, "mapping", f"mapping name {m.name!r} is used twice in {index_file}")
     return MappingSet(target, mappings, codes)

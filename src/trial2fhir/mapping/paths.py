@@ -1,11 +1,15 @@
 """Dotted paths into plain data (a dumped Trial), with loop variables bound by ``each ... as``.
 
 A path's first segment may name a loop variable (``arm.label``) or is read from the trial root
-(``identification.nct_id``). Lists are only crossed by ``each``, never inside a path.
+(``identification.nct_id``). Lists are crossed by ``each``; inside a path only a fixed position
+(``central_contacts.1.name``: the second item) or the rest from one (``contacts.2:``, a list, for
+an ``each``) may be named, for a standard with a fixed number of slots (PRS: a site's contact and
+its backup, then its investigators).
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from typing import Any
 
@@ -27,6 +31,12 @@ def get(scope: Scope, path: str) -> Any:
     else:
         value = scope[ROOT]
     for part in parts:
+        if isinstance(value, list) and part.isdigit():
+            value = value[int(part)] if int(part) < len(value) else None
+            continue
+        if isinstance(value, list) and is_rest(part):
+            value = value[int(part[:-1]):]
+            continue
         if not isinstance(value, Mapping):
             return None
         value = value.get(part)
@@ -60,15 +70,40 @@ def put(scope: Scope, path: str, value: Any) -> None:
         parts = parts[1:]
     else:
         target = scope[ROOT]
-    for part in parts[:-1]:
-        nxt = target.get(part)
-        if not isinstance(nxt, dict):
-            nxt = target[part] = {}
-        target = nxt
-    target[parts[-1]] = value
+    here: Any = target
+    for part, after in itertools.pairwise(parts):
+        if isinstance(here, list):  # a fixed position (``central_contacts.1``): the list grows to it
+            here.extend({} for _ in range(int(part) + 1 - len(here)))
+            key: Any = int(part)
+        else:
+            key = part
+        nxt = here[key] if isinstance(here, list) else here.get(key)
+        if not isinstance(nxt, list if after.isdigit() else dict):
+            nxt = [] if after.isdigit() else {}
+            here[key] = nxt
+        here = nxt
+    if isinstance(here, list):
+        here.extend({} for _ in range(int(parts[-1]) + 1 - len(here)))
+        here[int(parts[-1])] = value
+    else:
+        here[parts[-1]] = value
+
+
+def is_rest(part: str) -> bool:
+    """``2:``: the items from the third on."""
+    return part.endswith(":") and part[:-1].isdigit()
 
 
 def append(scope: Scope, path: str, value: Any) -> None:
+    head, _, last = path.rpartition(".")
+    if is_rest(last):  # the rest from a position: the item goes after the fixed slots, padded to them
+        current = get(scope, head) if _exists(scope, head) else None
+        if not isinstance(current, list):
+            current = []
+            put(scope, head, current)
+        current.extend({} for _ in range(int(last[:-1]) - len(current)))
+        current.append(value)
+        return
     current = get(scope, path) if _exists(scope, path) else None
     if not isinstance(current, list):
         current = []

@@ -33,8 +33,11 @@ from trial2fhir.errors import Problem, TargetNotReady
 from trial2fhir.mapping.load import Loss
 from trial2fhir.model import Trial
 from trial2fhir.targets import fhir_r5
+from trial2fhir.targets.ctgov_prs import CTGOV_PRS
 from trial2fhir.targets.fhir import FhirBundleTarget
 from trial2fhir.targets.trial_json import TrialJsonTarget
+from trial2fhir.targets.xml import XmlTarget
+from trial2fhir.validation.xml import XsdSource, odmlib_schema
 
 Doc = TypeVar("Doc")
 
@@ -69,10 +72,16 @@ def _registry(*targets: Target[Any]) -> dict[str, Target[Any]]:
     return {t.name: t for t in targets}
 
 
+# XML targets: the mapping folder of the same name, and where the published XSD is.
+ODM_2_0 = XmlTarget("odm-2.0", "CDISC ODM 2.0 Protocol (study parameters, arms, endpoints, criteria ...)",
+                    XsdSource("CDISC ODM 2.0 (odmlib)", lambda: odmlib_schema("odm", "2.0", "ODM.xsd")))
+
 TARGETS: dict[str, Target[Any]] = _registry(
     TrialJsonTarget(),
     FhirBundleTarget("fhir-r5", "fhir-r5.json", "FHIR R5 transaction Bundle (ResearchStudy, PlanDefinition, ...)",
                      release="R5", bundle=fhir_r5.bundle, mapping_set=fhir_r5.mapping_set),
+    ODM_2_0,
+    CTGOV_PRS,
 )
 
-__all__ = ["TARGETS", "Doc", "SplitsToNdjson", "Target", "TargetNotReady"]
+__all__ = ["ODM_2_0", "TARGETS", "Doc", "SplitsToNdjson", "Target", "TargetNotReady"]
