@@ -8,6 +8,7 @@ the same progress bar. Exit codes: 0 all good, 1 a record (or a write) failed, 2
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -274,11 +275,12 @@ def validate_cmd(
     with _stops():
         if report is not None:
             check_report_path(report)
-        for t in [TARGETS[target]] if target else TARGETS.values():
-            t.ready()
+        if target:  # auto: each file's own target is checked when a file of it is met
+            TARGETS[target].ready()
     workers = _jobs(jobs, force_jobs, quiet)
-    result = _run("validating", inputs, quiet, lambda hook: validate_inputs(
-        inputs, target, jobs=workers, max_file_mb=max_file_mb, progress=hook))
+    with _stops():  # in auto mode a file's target is first checked when a file of it is met
+        result = _run("validating", inputs, quiet, lambda hook: validate_inputs(
+            inputs, target, jobs=workers, max_file_mb=max_file_mb, progress=hook))
     _write_report(report, result.to_dict())
     for problem in result.problems:
         err(str(problem), err=True)
