@@ -117,7 +117,9 @@ class XsdModel:
         uri, local = clark[1:].split("}")
         if uri == XML_NS:
             return f"xml:{local}"
-        prefix = self._uri_prefix[uri]
+        prefix = self._uri_prefix.get(uri)
+        if prefix is None:  # a namespace the document does not declare (xmldsig ...): keep it whole
+            return clark
         return f"{prefix}:{local}" if prefix else local
 
     # the tree
