@@ -89,6 +89,7 @@ class XsdModel:
 
         self.namespaces = namespaces  # prefix ("" for the default) -> URI
         self.variables: dict[str, tuple[Any, bool]] = {"document": (Document, False)}
+        self._clark: dict[tuple[str, bool], str] = {}
         self._uri_prefix = {uri: prefix for prefix, uri in namespaces.items()}
         self._schema = xmlschema.XMLSchema(str(top), uri_mapper=_uri_mapper(redirects), build=True)
         self._types: dict[int, Element] = {}
@@ -101,6 +102,13 @@ class XsdModel:
     # names
     def clark(self, name: str, attribute: bool = False) -> str:
         """``sdm:Summary`` -> ``{uri}Summary``; unprefixed attributes have no namespace."""
+        key = (name, attribute)
+        known = self._clark.get(key)
+        if known is None:  # names repeat on every element of every document: resolve each once
+            known = self._clark[key] = self._resolve(name, attribute)
+        return known
+
+    def _resolve(self, name: str, attribute: bool) -> str:
         prefix, _, local = name.rpartition(":")
         if prefix == "xml":
             return f"{{{XML_NS}}}{local}"
