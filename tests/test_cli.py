@@ -143,9 +143,9 @@ def test_bad_input_gets_one_clear_line(tmp_path: Path, name: str) -> None:
 
 
 def test_huge_file_is_refused_by_size(tmp_path: Path) -> None:
-    big = tmp_path / "big.json"
-    with big.open("wb") as fh:  # a JSON head longer than what is sniffed, then sparse to 200 MB
-        fh.write(b"[" + b" " * 70_000)
+    big = tmp_path / "big.xml"  # XML is read whole (JSON arrays and NDJSON are streamed)
+    with big.open("wb") as fh:  # a head longer than what is sniffed, then sparse to 200 MB
+        fh.write(b"<clinical_study>" + b" " * 70_000)
         fh.truncate(200 * 2**20)
     code, _out, report = convert(tmp_path, big)
     assert code == 1

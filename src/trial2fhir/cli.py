@@ -1,22 +1,31 @@
-"""The command line: each command is one library call plus printing and an exit code."""
+"""The command line: each command is one library call plus printing and an exit code.
+
+Every command that works per record takes the same INPUT forms (files, folders, ``-``) and the
+same ``--from``, ``--quiet``, ``--report``, ``--jobs``/``--force-jobs`` and ``--max-file-mb``, with
+the same progress bar. Exit codes: 0 all good, 1 a record (or a write) failed, 2 a usage problem
+(a bad option, a missing schema), 130 interrupted (Ctrl-C; a partial report is still written).
+"""
 
 from __future__ import annotations
 
-import os
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, NoReturn
 
 import orjson
 import typer
 
 from trial2fhir import __version__, roundtrip
 from trial2fhir.convert import ConvertReport, convert
-from trial2fhir.pipeline import ProgressHook
+from trial2fhir.errors import clean
+from trial2fhir.output import OutputError, UsageError, check_report_path, write_atomic
+from trial2fhir.pipeline import ProgressHook, worker_count
 from trial2fhir.readers import READERS
 from trial2fhir.sources import DEFAULT_MAX_FILE_MB
 from trial2fhir.targets import TARGETS
-from trial2fhir.validate import validate_file
+from trial2fhir.validate import validate_inputs
 
 app = typer.Typer(
     help="Turn clinical-trial registry records into validated HL7 FHIR R5 (CDISC XML targets to come).",
@@ -25,6 +34,19 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 err = typer.echo
+INTERRUPTED = 130  # 128 + SIGINT, as shells report it
+
+# --- the options every per-record command shares -----------------------------------------------
+
+InputsArg = Annotated[list[str], typer.Argument(help="Files, folders (walked), or - for stdin.", show_default=False)]
+FromOpt = Annotated[str, typer.Option("--from", help=f"Input format, or auto: {', '.join(READERS)}.")]
+ReportOpt = Annotated[Path | None, typer.Option("--report", help="Write a JSON report to this file.")]
+JobsOpt = Annotated[int, typer.Option("--jobs", "-j", help="Worker processes (0: one per core; capped at the "
+                                      "cores unless --force-jobs).")]
+ForceJobsOpt = Annotated[bool, typer.Option("--force-jobs", help="Allow --jobs above the number of cores.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar, no summary.")]
+MaxFileOpt = Annotated[int, typer.Option("--max-file-mb", help="Largest record (and whole non-streamed input) "
+                                         "read, in MiB.")]
 
 
 def _version(value: bool) -> None:
@@ -57,12 +79,56 @@ def _check_choice(values: list[str], allowed: dict[str, object], what: str) -> N
         raise typer.BadParameter(f"unknown {what} {', '.join(bad)}; choose from: {', '.join(allowed)}")
 
 
+def _fail(message: str, code: int) -> NoReturn:
+    err(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _jobs(jobs: int, force: bool, quiet: bool) -> int:
+    count, note = worker_count(jobs, force)
+    if note and not quiet:
+        err(f"note: {note}", err=True)
+    return count
+
+
+def _input_format(from_: str) -> str | None:
+    if from_ == "auto":
+        return None
+    _check_choice([from_], dict(READERS), "input format")
+    return from_
+
+
+@contextmanager
+def _stops() -> Iterator[None]:
+    """Library errors that stop a command before or outside any record, as one line and an exit code."""
+    try:
+        yield
+    except UsageError as exc:
+        _fail(str(exc), 2)
+    except FileNotFoundError as exc:  # a published schema is not installed: say what to run
+        _fail(clean(str(exc)), 2)
+    except OutputError as exc:
+        _fail(str(exc), 1)
+
+
+def _write_report(path: Path | None, doc: dict[str, Any]) -> None:
+    if path is None:
+        return
+    try:
+        write_atomic(path, orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
+    except OutputError as exc:
+        _fail(f"report not written: {exc}", 1)
+
+
 class _Bar:
     """A rich progress bar on stderr, only for a terminal and batches worth watching."""
 
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-        self._progress: object | None = None
+    def __init__(self, verb: str, inputs: list[str], quiet: bool) -> None:
+        self.verb = verb
+        self.enabled = not quiet and sys.stderr.isatty() and (
+            len(inputs) > 3 or any(Path(i).is_dir() or Path(i).suffix.lower() in {".zip", ".ndjson", ".jsonl"}
+                                   for i in inputs))
+        self._progress: Any = None
 
     def hook(self) -> ProgressHook | None:
         if not self.enabled:
@@ -71,7 +137,7 @@ class _Bar:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
         progress = Progress(
-            TextColumn("converting"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+            TextColumn(self.verb), BarColumn(), MofNCompleteColumn(), TextColumn("files"), TimeRemainingColumn(),
             console=Console(stderr=True), transient=True,
         )
         progress.start()
@@ -85,122 +151,179 @@ class _Bar:
 
     def close(self) -> None:
         if self._progress is not None:
-            self._progress.stop()  # type: ignore[attr-defined]
+            self._progress.stop()
 
 
-def _print_report(report: ConvertReport, outdir: Path, quiet: bool) -> None:
+def _run(verb: str, inputs: list[str], quiet: bool, call: Callable[[ProgressHook | None], Any]) -> Any:
+    bar = _Bar(verb, inputs, quiet)
+    try:
+        with _stops():
+            return call(bar.hook())
+    finally:
+        bar.close()
+
+
+def _print_inputs(skipped: list[str], notes: list[Any], quiet: bool) -> None:
+    for note in notes:
+        err(f"warning: {note}", err=True)
+    if skipped and not quiet:
+        names = ", ".join(clean(Path(f).name) for f in skipped[:5])
+        more = "" if len(skipped) <= 5 else f" and {len(skipped) - 5} more"
+        err(f"skipped {len(skipped)} file(s) with no input extension: {names}{more}", err=True)
+
+
+def _finish(report: Any, done: int, inputs: list[str]) -> NoReturn:
+    """The exit code every command ends on, after its own summary."""
+    if report.interrupted:
+        err(f"interrupted: {done} record(s) done before Ctrl-C; the report says which", err=True)
+        raise typer.Exit(INTERRUPTED)
+    if getattr(report, "fatal", None):
+        _fail(f"{report.fatal}; stopped after {done} record(s), the report says which", 1)
+    if not report.records:
+        _fail(f"no record found in {', '.join(clean(i) for i in inputs)}", 1)
+    raise typer.Exit(0 if report.ok else 1)
+
+
+# --- convert -----------------------------------------------------------------------------------
+
+
+def _print_convert(report: ConvertReport, outdir: Path, quiet: bool) -> None:
+    _print_inputs(report.skipped_files, report.notes, quiet)
     for rec in report.records:
         for warning in rec.warnings:
             err(f"warning: {warning}", err=True)
     for rec in report.failed:
         for problem in rec.errors:
             err(f"error: {problem}", err=True)
-    if report.skipped_files and not quiet:
-        names = ", ".join(Path(f).name for f in report.skipped_files[:5])
-        more = "" if len(report.skipped_files) <= 5 else f" and {len(report.skipped_files) - 5} more"
-        err(f"skipped {len(report.skipped_files)} file(s) with no input extension: {names}{more}", err=True)
+        for name, kept in rec.kept.items():
+            err(f"note: invalid {name} output kept as {clean(kept)}", err=True)
     if not quiet:
         n, bad = len(report.records), len(report.failed)
-        err(f"converted {n - bad} of {n} record(s) into {outdir}" + (f"; {bad} failed" if bad else ""), err=True)
+        tail = f"; {bad} failed" if bad else ""
+        err(f"converted {n - bad} of {n} record(s) into {clean(str(outdir))}{tail}", err=True)
 
 
 @app.command("convert")
 def convert_cmd(
-    inputs: Annotated[list[str], typer.Argument(help="Files, folders, or - for stdin.", show_default=False)],
+    inputs: InputsArg,
     to: Annotated[list[str], typer.Option("--to", help=f"Target, repeatable: {', '.join(TARGETS)}.")] = [  # noqa: B006
         "trial-json"
     ],
     output: Annotated[Path, typer.Option("-o", "--output", help="Output folder.")] = Path("out"),
-    from_: Annotated[
-        str, typer.Option("--from", help=f"Input format, or auto: {', '.join(READERS)}.")
-    ] = "auto",
-    report: Annotated[Path | None, typer.Option("--report", help="Write a JSON report here.")] = None,
-    max_file_mb: Annotated[int, typer.Option(help="Largest single input file read, in MiB.")] = DEFAULT_MAX_FILE_MB,
+    from_: FromOpt = "auto",
+    report: ReportOpt = None,
+    max_file_mb: MaxFileOpt = DEFAULT_MAX_FILE_MB,
     validate: Annotated[
         bool, typer.Option("--validate/--no-validate", help="Validate each output against its published schema.")
     ] = True,
     fmt: Annotated[
         str, typer.Option("--format", help="files: one file per trial and target; ndjson: FHIR Bulk Data layout.")
     ] = "files",
-    jobs: Annotated[
-        int, typer.Option("--jobs", "-j", help="Worker processes for large batches (0: one per core).")
-    ] = 0,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar, no summary.")] = False,
+    keep_invalid: Annotated[
+        Path | None, typer.Option("--keep-invalid", help="Write the outputs of failed records here (never to -o).")
+    ] = None,
+    jobs: JobsOpt = 0,
+    force_jobs: ForceJobsOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Convert trials into one file per trial and target: OUTDIR/<NCT_ID>.<target>.<ext>.
 
-    Exit 0 when every record converted, 1 when any failed (the others are still written).
+    Exit 0 when every record converted, 1 when any failed (the others are still written), 2 on a
+    usage problem, 130 when interrupted.
     """
     _check_choice(to, dict(TARGETS), "target")
     _check_choice([fmt], {"files": None, "ndjson": None}, "format")
+    input_format = _input_format(from_)
+    with _stops():
+        if report is not None:
+            check_report_path(report)
     if not validate and not quiet:
         err("note: --no-validate: outputs are written without schema validation", err=True)
-    if from_ != "auto":
-        _check_choice([from_], dict(READERS), "input format")
-    show_bar = not quiet and sys.stderr.isatty() and (len(inputs) > 3 or any(Path(i).is_dir() for i in inputs))
-    bar = _Bar(show_bar)
-    try:
-        result = convert(
-            inputs, output, targets=to, input_format=None if from_ == "auto" else from_,
-            max_file_mb=max_file_mb, validate=validate, ndjson=fmt == "ndjson",
-            jobs=jobs or os.cpu_count() or 1, progress=bar.hook(),
-        )
-    except FileNotFoundError as exc:  # a published schema is not installed: say what to run
-        err(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
-    finally:
-        bar.close()
-    if report is not None:
-        report.parent.mkdir(parents=True, exist_ok=True)
-        report.write_bytes(orjson.dumps(result.to_dict(), option=orjson.OPT_INDENT_2) + b"\n")
-    _print_report(result, output, quiet)
-    raise typer.Exit(0 if result.ok else 1)
+    workers = _jobs(jobs, force_jobs, quiet)
+    result: ConvertReport = _run("converting", inputs, quiet, lambda hook: convert(
+        inputs, output, targets=to, input_format=input_format, max_file_mb=max_file_mb, validate=validate,
+        ndjson=fmt == "ndjson", jobs=workers, progress=hook, keep_invalid=keep_invalid))
+    _write_report(report, result.to_dict())
+    _print_convert(result, output, quiet)
+    _finish(result, len(result.records), inputs)
+
+
+# --- validate ----------------------------------------------------------------------------------
 
 
 @app.command("validate")
 def validate_cmd(
-    files: Annotated[list[Path], typer.Argument(help="Written files: FHIR Bundles, resources or NDJSON, ...")],
-    as_: Annotated[
-        str | None, typer.Option("--as", help=f"Judge every file as this target: {', '.join(TARGETS)}.")
-    ] = None,
+    inputs: Annotated[list[str], typer.Argument(help="Written files (FHIR Bundles, resources or NDJSON, ...), "
+                                                "folders of them, or - for stdin.", show_default=False)],
+    from_: Annotated[str, typer.Option("--from", help=f"Judge every file as this target's output, or auto: "
+                                       f"{', '.join(TARGETS)}.")] = "auto",
+    report: ReportOpt = None,
+    max_file_mb: MaxFileOpt = DEFAULT_MAX_FILE_MB,
+    jobs: JobsOpt = 1,
+    force_jobs: ForceJobsOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Validate written files against their target's published schema (FHIR: HL7's fhir.schema.json
-    and the fhir.resources models, plus Bundle invariants).
+    and the fhir.resources models, plus Bundle invariants); NDJSON line by line.
 
     Prints one line per problem (file, place, message); exit 1 on any problem.
     """
-    if as_ is not None:
-        _check_choice([as_], dict(TARGETS), "target")
-    try:
-        for t in [TARGETS[as_]] if as_ else TARGETS.values():
+    target = None if from_ == "auto" else from_
+    if target is not None:
+        _check_choice([target], dict(TARGETS), "target")
+    with _stops():
+        if report is not None:
+            check_report_path(report)
+        for t in [TARGETS[target]] if target else TARGETS.values():
             t.ready()
-    except FileNotFoundError as exc:  # the published schema is not installed: say what to run
-        err(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
-    problems = [p for f in files for p in validate_file(f, as_)]
-    for problem in problems:
+    workers = _jobs(jobs, force_jobs, quiet)
+    result = _run("validating", inputs, quiet, lambda hook: validate_inputs(
+        inputs, target, jobs=workers, max_file_mb=max_file_mb, progress=hook))
+    _write_report(report, result.to_dict())
+    for problem in result.problems:
         err(str(problem), err=True)
-    err(f"{len(files)} file(s) checked, {len(problems)} problem(s)", err=True)
-    raise typer.Exit(1 if problems else 0)
+    if not quiet:
+        _print_inputs(result.skipped_files, [], quiet)
+        err(f"{len(result.files)} file(s) checked, {len(result.problems)} problem(s)", err=True)
+    if result.interrupted:
+        err(f"interrupted: {len(result.files)} file(s) checked before Ctrl-C", err=True)
+        raise typer.Exit(INTERRUPTED)
+    if not result.files:
+        _fail(f"no file to validate in {', '.join(clean(i) for i in inputs)}", 1)
+    raise typer.Exit(1 if result.problems else 0)
+
+
+# --- roundtrip ---------------------------------------------------------------------------------
 
 
 @app.command("roundtrip")
 def roundtrip_cmd(
-    inputs: Annotated[list[str], typer.Argument(help="Files, folders, or - for stdin.", show_default=False)],
+    inputs: InputsArg,
     to: Annotated[list[str], typer.Option("--to", help=f"Target, repeatable: {', '.join(TARGETS)}.")] = ["fhir-r5"],  # noqa: B006
-    output: Annotated[Path | None, typer.Option("-o", "--output", help="Also keep the written files here.")] = None,
-    report: Annotated[Path | None, typer.Option("--report", help="Write a JSON report here.")] = None,
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Also keep the valid written files here.")
+    ] = None,
+    from_: FromOpt = "auto",
+    report: ReportOpt = None,
+    max_file_mb: MaxFileOpt = DEFAULT_MAX_FILE_MB,
+    jobs: JobsOpt = 0,
+    force_jobs: ForceJobsOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
-    """Convert, validate, read back and compare each trial; exit 1 on an invalid output or undeclared loss."""
+    """Convert, validate, read the written bytes back and compare each trial; exit 1 on an invalid
+    output or an undeclared loss (or a record that could not be read)."""
     _check_choice(to, dict(TARGETS), "target")
-    try:
-        records = roundtrip.run(inputs, to, output)
-    except FileNotFoundError as exc:  # the published schema is not installed: say what to run
-        err(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
-    for rec in records:
+    input_format = _input_format(from_)
+    with _stops():
+        if report is not None:
+            check_report_path(report)
+    workers = _jobs(jobs, force_jobs, quiet)
+    result: roundtrip.RoundtripReport = _run("round-tripping", inputs, quiet, lambda hook: roundtrip.run(
+        inputs, to, output, input_format=input_format, max_file_mb=max_file_mb, jobs=workers, progress=hook))
+    _print_inputs(result.skipped_files, result.notes, quiet)
+    for rec in result.records:
         for e in rec.errors:
-            err(f"error: {e}", err=True)
+            err(f"error: {clean(e)}", err=True)
         for name, t in rec.targets.items():
             undeclared = [d.path for d in t.diffs if not d.declared]
             declared = sorted({d.path for d in t.diffs if d.declared})
@@ -212,16 +335,15 @@ def roundtrip_cmd(
                 line += f" lost: {', '.join(undeclared)}"
             if declared:
                 line += f" (declared losses: {', '.join(declared)})"
-            typer.echo(line)
-    if report is not None:
-        report.parent.mkdir(parents=True, exist_ok=True)
-        report.write_bytes(orjson.dumps({"records": [r.to_dict() for r in records]}, option=orjson.OPT_INDENT_2))
-    for name in to:
-        for loss in TARGETS[name].losses():
-            err(f"declared loss ({name}): {loss.path}: {loss.why}", err=True)
-    bad = [r for r in records if not r.ok]
-    err(f"{len(records) - len(bad)} of {len(records)} trial(s) round-tripped", err=True)
-    raise typer.Exit(1 if bad else 0)
+            if not quiet or not t.ok:
+                typer.echo(clean(line))
+    _write_report(report, result.to_dict())
+    if not quiet:
+        for name in to:
+            for loss in TARGETS[name].losses():
+                err(f"declared loss ({name}): {loss.path}: {loss.why}", err=True)
+        err(f"{len(result.records) - len(result.failed)} of {len(result.records)} trial(s) round-tripped", err=True)
+    _finish(result, len(result.records), inputs)
 
 
 @app.command("check")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Generic, TypeVar
@@ -51,6 +51,17 @@ def cpu_count() -> int:
         return os.cpu_count() or 1
 
 
+def worker_count(jobs: int, force: bool = False) -> tuple[int, str | None]:
+    """Workers to start for ``--jobs`` (0: one per core), capped at the cores unless forced; and a
+    note saying so when capped (more processes than cores only add memory and switching)."""
+    cores = cpu_count()
+    if jobs <= 0:
+        return cores, None
+    if jobs > cores and not force:
+        return cores, f"--jobs {jobs} capped at the {cores} core(s) this process may use (--force-jobs to override)"
+    return jobs, None
+
+
 def records(
     found: Inputs,
     input_format: str | None = None,
@@ -65,7 +76,7 @@ def records(
             progress(done, len(found.files), item.name)
 
 
-def _quiet_worker() -> None:
+def quiet_worker() -> None:
     # Ctrl-C is the main process's to handle: a worker that died of it would print a traceback.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
@@ -78,8 +89,10 @@ def run(
     max_file_mb: int = DEFAULT_MAX_FILE_MB,
     jobs: int = 1,
     progress: ProgressHook | None = None,
-) -> Iterator[Item[R]]:
-    """``work`` applied to every record of ``source``; results (or read errors) in input order."""
+) -> Generator[Item[R], None, None]:
+    """``work`` applied to every record of ``source``; results (or read errors) in input order.
+
+    A generator: close it (or exhaust it) to stop the worker pool, e.g. when the caller stops early."""
     found = source if isinstance(source, Inputs) else expand(source)
     pool: ProcessPoolExecutor | None = None
     in_flight: tuple[list[ReadResult], Iterator[R]] | None = None
@@ -88,7 +101,7 @@ def run(
         nonlocal pool
         trials = [r for r in batch if isinstance(r, Trial)]
         if pool is None and jobs > 1 and len(trials) >= BATCH:
-            pool = ProcessPoolExecutor(jobs, initializer=_quiet_worker)
+            pool = ProcessPoolExecutor(jobs, initializer=quiet_worker)
         if pool is None:
             return batch, map(work, trials)  # lazy: worked on as the caller consumes
         return batch, iter(pool.map(work, trials, chunksize=8))

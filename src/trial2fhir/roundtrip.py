@@ -15,11 +15,12 @@ from typing import Any
 
 from trial2fhir import pipeline
 from trial2fhir.convert import source_label
-from trial2fhir.errors import RecordError
+from trial2fhir.errors import Problem, RecordError, clean
 from trial2fhir.mapping.load import Loss
 from trial2fhir.model import Trial
+from trial2fhir.output import OutputError, Writer, check_outdir
 from trial2fhir.pipeline import ProgressHook
-from trial2fhir.sources import DEFAULT_MAX_FILE_MB
+from trial2fhir.sources import DEFAULT_MAX_FILE_MB, Inputs, expand
 from trial2fhir.targets import TARGETS, Target
 
 
@@ -183,26 +184,62 @@ def roundtrip_record(trial: Trial, targets: Sequence[str]) -> RoundtripRecord:
     return rec
 
 
-def run(inputs: Sequence[str], targets: Sequence[str], outdir: Path | None = None, *,
+@dataclass
+class RoundtripReport:
+    records: list[RoundtripRecord] = field(default_factory=list)
+    skipped_files: list[str] = field(default_factory=list)
+    notes: list[Problem] = field(default_factory=list)
+    fatal: str | None = None
+    interrupted: bool = False
+
+    @property
+    def failed(self) -> list[RoundtripRecord]:
+        return [r for r in self.records if not r.ok]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and self.fatal is None and not self.interrupted
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"records": [r.to_dict() for r in self.records],
+                "summary": {"records": len(self.records), "round_tripped": len(self.records) - len(self.failed),
+                            "failed": len(self.failed), "skipped_files": [clean(f) for f in self.skipped_files],
+                            "notes": [n.to_dict() for n in self.notes],
+                            "complete": self.fatal is None and not self.interrupted,
+                            "stopped_by": "interrupt" if self.interrupted else self.fatal}}
+
+
+def run(inputs: Sequence[str] | Inputs, targets: Sequence[str], outdir: Path | None = None, *,
         input_format: str | None = None, max_file_mb: int = DEFAULT_MAX_FILE_MB, jobs: int = 1,
-        progress: ProgressHook | None = None) -> list[RoundtripRecord]:
-    """Round-trip every record of ``inputs`` through each target; written files go to ``outdir``."""
+        progress: ProgressHook | None = None) -> RoundtripReport:
+    """Round-trip every record of ``inputs`` through each target; valid written files go to ``outdir``."""
     for name in targets:  # a missing published schema stops the run once, up front
         TARGETS[name].ready()
-    records: list[RoundtripRecord] = []
+    if outdir is not None:
+        check_outdir(outdir)
+    found = inputs if isinstance(inputs, Inputs) else expand(inputs)
+    report = RoundtripReport(skipped_files=found.skipped, notes=found.notes)
+    writer = Writer(outdir) if outdir is not None else None
     work = partial(roundtrip_record, targets=tuple(targets))
-    for item in pipeline.run(inputs, work, input_format=input_format, max_file_mb=max_file_mb, jobs=jobs,
-                             progress=progress):
-        if isinstance(item, RecordError):
-            records.append(RoundtripRecord(item.problem.file, None, errors=[str(item.problem)]))
-            continue
-        rec = item.result
-        for name, t in rec.targets.items():
-            if outdir is not None and t.data is not None:
-                outdir.mkdir(parents=True, exist_ok=True)
-                path = outdir / f"{item.trial.nct_id}.{TARGETS[name].suffix}"
-                path.write_bytes(t.data)
-                t.file = str(path)
-            t.data = None  # written or not, the bytes are not kept for the whole run
-        records.append(rec)
-    return records
+    items = pipeline.run(found, work, input_format=input_format, max_file_mb=max_file_mb, jobs=jobs,
+                         progress=progress)
+    try:
+        for item in items:
+            if isinstance(item, RecordError):
+                report.records.append(RoundtripRecord(clean(item.problem.file), None, errors=[str(item.problem)]))
+                continue
+            rec = item.result
+            for name, t in rec.targets.items():
+                if writer is not None and t.data is not None and t.valid:
+                    t.file = str(writer.write(f"{item.trial.nct_id}.{TARGETS[name].suffix}", t.data))
+                t.data = None  # written or not, the bytes are not kept for the whole run
+            report.records.append(rec)
+    except OutputError as exc:
+        report.fatal = str(exc)
+    except KeyboardInterrupt:
+        report.interrupted = True
+    finally:
+        items.close()
+        if writer is not None:
+            writer.close()
+    return report

@@ -38,13 +38,42 @@ def _shape(node: Any) -> tuple[Any, ...]:
     return shape
 
 
+class MappingRunError(ValueError):
+    """An error while mapping one trial (an unknown code, say), naming the mapping file, the rule
+    path and the Trial path, as jsonschema's ``descend()`` adds both paths: each level of the walk
+    adds its step on the way out (zero cost until something fails)."""
+
+    def __init__(self, message: str, source: str | None, scope: Scope) -> None:
+        super().__init__(message)
+        self.message = message
+        self.file: str | None = None
+        self.rule: list[str] = []
+        self.trial_path = source
+        self.indexes = {k[1:]: v for k, v in scope.items() if k.startswith("#") and isinstance(v, int)}
+
+    def bind(self, var: str, each: str) -> None:
+        """``c.code`` inside ``each: conditions, as: c`` becomes ``conditions[2].code``."""
+        head, _, rest = (self.trial_path or "").partition(".")
+        if head == var and var in self.indexes:
+            self.trial_path = f"{each}[{self.indexes[var] - 1}]" + (f".{rest}" if rest else "")
+
+    def __str__(self) -> str:
+        rule = "rules" + "".join(step if step.startswith("[") else f".{step}" for step in self.rule)
+        trial = f"Trial {self.trial_path}: " if self.trial_path else ""
+        return f"{self.file or '(mapping)'}: {rule}: {trial}{self.message}"
+
+
 def emit(node: Any, scope: Scope, ctx: Context) -> Any:
     shape = _shape(node)
     kind = shape[1]
     if kind == _LIST:
         out: list[Any] = []
-        for child in node:
-            value = emit(child, scope, ctx)
+        for i, child in enumerate(node):
+            try:
+                value = emit(child, scope, ctx)
+            except MappingRunError as exc:
+                exc.rule.insert(0, f"[{i}]")
+                raise
             if isinstance(value, Many):
                 out.extend(value)
             elif value is not None:
@@ -54,11 +83,22 @@ def emit(node: Any, scope: Scope, ctx: Context) -> Any:
         d, when = shape[2], shape[3]
         if when is not None and not truthy(paths.get(scope, when)):
             return None
-        return d.forward(node, scope, ctx, emit) if d.nested else d.forward(node, scope, ctx)
+        try:
+            return d.forward(node, scope, ctx, emit) if d.nested else d.forward(node, scope, ctx)
+        except MappingRunError as exc:
+            if "each" in node:
+                exc.bind(node.get("as", "item"), node["each"])
+            raise
+        except (ValueError, KeyError, TypeError) as exc:
+            raise MappingRunError(str(exc), node.get("from") or node.get("each"), scope) from exc
     obj: dict[str, Any] = {}
     data_found = False
     for key, child, child_data in shape[2]:
-        value = emit(child, scope, ctx)
+        try:
+            value = emit(child, scope, ctx)
+        except MappingRunError as exc:
+            exc.rule.insert(0, key)
+            raise
         if isinstance(value, Many):
             value = list(value)
         if truthy(value):

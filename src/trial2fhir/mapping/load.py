@@ -34,10 +34,10 @@ from trial2fhir.mapping.directives import (
 )
 from trial2fhir.mapping.fragments import FragmentError, Library, expand, load_library
 from trial2fhir.model import Trial
+from trial2fhir.packaged import data_path
 
-PROJECT = Path(__file__).resolve().parents[3]
-MAPPINGS = PROJECT / "mappings"
-MAPPING_SCHEMA = PROJECT / "schemas" / "mapping.schema.json"
+MAPPINGS = data_path("mappings")  # the installed package's copy, else the checkout's
+MAPPING_SCHEMA = data_path("schemas", "mapping.schema.json")
 
 
 class MappingError(ValueError):

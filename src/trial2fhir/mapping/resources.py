@@ -11,7 +11,7 @@ from typing import Any
 
 from trial2fhir.mapping import paths
 from trial2fhir.mapping.directives import Context, ref_url, render_template, truthy
-from trial2fhir.mapping.engine import absorb, emit
+from trial2fhir.mapping.engine import MappingRunError, absorb, emit
 from trial2fhir.mapping.load import Mapping, MappingSet
 from trial2fhir.mapping.paths import ROOT, Holder
 from trial2fhir.model import Trial
@@ -43,7 +43,13 @@ def forward(ms: MappingSet, trial: Trial) -> list[Written]:
             rid = render_template(m.id, scope)
             if rid is None:
                 raise ValueError(f"{m.file}: id template {m.id!r} has no value for this trial")
-            body = emit(m.rules, scope, ctx) or {}
+            try:
+                body = emit(m.rules, scope, ctx) or {}
+            except MappingRunError as exc:  # name the file, and the item of the mapping's own each
+                exc.file = m.file
+                if m.each is not None:
+                    exc.bind(m.var, m.each)
+                raise
             resource = {"resourceType": m.resource, "id": rid, **body}
             out.append(Written(m, rid, ref_url(f"{m.resource}/{rid}"), resource))
     return out

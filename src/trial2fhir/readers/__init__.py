@@ -15,9 +15,9 @@ READERS: dict[str, Reader] = {
     for r in (
         Reader("trial-json", "trial2fhir's own Trial JSON (*.trial.json)", trial_json.sniff, trial_json.read),
         Reader("ctgov-api-v2-json", "ClinicalTrials.gov API v2 JSON: study, page, array or NDJSON",
-               ctgov_json.sniff, ctgov_json.read),
+               ctgov_json.sniff, ctgov_json.read, stream=ctgov_json.stream),
         Reader("ctgov-classic-xml", "ClinicalTrials.gov classic XML <clinical_study>",
-               ctgov_xml.sniff, ctgov_xml.read),
+               ctgov_xml.sniff, ctgov_xml.read, decodes_itself=True),
         Reader("page-compact", "Registry page, compact CT.gov-style layout (labelled or not)",
                compact.sniff, compact.read),
         Reader("page-listing", "Registry page, recruiting-listing layout", listing.sniff, listing.read),

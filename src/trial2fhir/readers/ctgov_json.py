@@ -8,6 +8,7 @@ studies (the site's ``ctg-studies.json`` download) and NDJSON (one study per lin
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
@@ -17,6 +18,7 @@ from pydantic import ValidationError
 
 from trial2fhir.errors import RecordError
 from trial2fhir.model import NCT_ID_PATTERN, Age, Source, Trial
+from trial2fhir.readers import json_stream
 from trial2fhir.readers.base import ReadResult
 from trial2fhir.readers.criteria import parse_criteria
 
@@ -433,7 +435,7 @@ def study_to_trial(study: Mapping[str, Any], source: Source, pointer: str = "#")
         raise RecordError(source.file, _error_place(errors[0]["loc"], section.pointer), detail + more) from None
 
 
-# --- containers ------------------------------------------------------------------------------
+# --- containers (streamed: memory is one record deep whatever the file size) -------------------
 
 
 def _one(value: Any, file: str, pointer: str, locator: str) -> ReadResult:
@@ -445,43 +447,102 @@ def _one(value: Any, file: str, pointer: str, locator: str) -> ReadResult:
         return RecordError(file, pointer, f"unreadable study: {exc}")
 
 
-def _json_error(exc: orjson.JSONDecodeError, file: str, line_offset: int = 0) -> RecordError:
-    reason = exc.msg
-    return RecordError(file, f"line {exc.lineno + line_offset}, column {exc.colno}", f"invalid JSON: {reason}")
+def _parse_error(exc: ValueError, raw: bytes, file: str, line: int, offset: int, pointer: str = "#",
+                 starts_line: bool = True) -> RecordError:
+    """The error of one record's bytes, placed in the file (line of the record + line inside it)."""
+    if isinstance(exc, json_stream.DuplicateKey):  # its pointer is inside the record: put the record's in front
+        return RecordError(file, pointer + exc.pointer.removeprefix("#"), str(exc))
+    assert isinstance(exc, orjson.JSONDecodeError)
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as bad:  # orjson says "surrogates"; say what and where
+        at = line + raw.count(b"\n", 0, bad.start)
+        return RecordError(file, f"line {at}", f"invalid UTF-8 at byte {offset + bad.start}")
+    place = f"line {line + exc.lineno - 1}"
+    if exc.lineno > 1 or starts_line:  # an array item's first column is counted from the item, not the line
+        place += f", column {exc.colno}"
+    return RecordError(file, place, f"invalid JSON: {exc.msg}")
 
 
-def _read_ndjson(text: bytes, file: str) -> Iterator[ReadResult]:
-    for number, line in enumerate(text.split(b"\n"), start=1):
-        if not line.strip():
+def _record(raw: bytes, file: str, line: int, offset: int, pointer: str, locator: str,
+            starts_line: bool = True) -> ReadResult:
+    try:
+        value = json_stream.loads(raw)
+    except ValueError as exc:
+        return _parse_error(exc, raw, file, line, offset, pointer, starts_line)
+    return _one(value, file, pointer, locator)
+
+
+def _ndjson(chunks: Iterator[bytes], file: str, limit: int) -> Iterator[ReadResult]:
+    for item in json_stream.ndjson_lines(chunks, limit):
+        if isinstance(item, json_stream.StreamError):
+            yield RecordError(file, f"line {item.line}", item.message)
             continue
-        try:
-            value = orjson.loads(line)
-        except orjson.JSONDecodeError as exc:
-            yield _json_error(exc, file, number - 1)
+        n = item.index
+        yield _record(item.raw, file, n, item.offset, f"line {n} #", f"line {n}")
+
+
+def _array(chunks: Iterator[bytes], file: str, limit: int) -> Iterator[ReadResult]:
+    for item in json_stream.array_items(chunks, limit):
+        if isinstance(item, json_stream.StreamError):
+            yield RecordError(file, f"line {item.line}", item.message)
             continue
-        yield _one(value, file, f"line {number} #", f"line {number}")
+        yield _record(item.raw, file, item.line, item.offset, f"#/{item.index}", f"#/{item.index}", False)
+
+
+def _document(data: bytes, file: str) -> Iterator[ReadResult]:
+    """One study, or an API page ``{"studies": [...]}`` (at most 1,000 studies: read whole)."""
+    try:
+        doc = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        yield _parse_error(exc, data, file, 1, 0)
+        return
+    dups = json_stream.duplicates(data, doc)
+    if isinstance(doc, dict) and "protocolSection" not in doc and isinstance(doc.get("studies"), list):
+        for i, value in enumerate(doc["studies"]):
+            pointer = f"#/studies/{i}"
+            mine = [d for d in dups if d[0].startswith(pointer + "/")]
+            yield (RecordError(file, mine[0][0], str(json_stream.DuplicateKey(*mine[0]))) if mine
+                   else _one(value, file, pointer, pointer))
+        return
+    if dups:
+        yield RecordError(file, dups[0][0], str(json_stream.DuplicateKey(*dups[0])))
+        return
+    yield _one(doc, file, "#", "")
+
+
+def _peek(chunks: Iterator[bytes], size: int) -> tuple[bytes, Iterator[bytes]]:
+    """The first bytes (enough to tell the container: three lines, or ``size``), BOM dropped, and
+    the whole stream again."""
+    head = b""
+    for chunk in chunks:
+        head += chunk
+        if len(head) >= size or head.count(b"\n") >= 3:
+            break
+    head = head.removeprefix(b"\xef\xbb\xbf")
+    return head, itertools.chain([head], chunks)
+
+
+def stream(chunks: Iterator[bytes], file: str, limit: int) -> Iterator[ReadResult]:
+    """Every study of a JSON stream (UTF-8 bytes in chunks): array and NDJSON item by item, one
+    study or an API page whole; ``limit`` bounds one record (and a whole single document)."""
+    head, chunks = _peek(chunks, 64 * 1024)
+    start = head.lstrip()
+    if start[:1] == b"[":
+        yield from _array(chunks, file, limit)
+    elif file.lower().endswith((".ndjson", ".jsonl")) or json_stream.looks_like_ndjson(start):
+        yield from _ndjson(chunks, file, limit)
+    else:
+        data = b""
+        for chunk in chunks:
+            data += chunk
+            if len(data) > limit:
+                yield RecordError(file, "", f"one JSON document is over the {limit / 2**20:.0f} MiB limit "
+                                  "(raise it with --max-file-mb, or write it as NDJSON)")
+                return
+        yield from _document(data, file)
 
 
 def read(data: bytes, file: str) -> Iterator[ReadResult]:
-    text = data.removeprefix(b"\xef\xbb\xbf")
-    try:
-        doc = orjson.loads(text)
-    except orjson.JSONDecodeError as exc:
-        first = text.lstrip().split(b"\n", 1)[0]
-        try:
-            first_is_object = isinstance(orjson.loads(first), dict)
-        except orjson.JSONDecodeError:
-            first_is_object = False
-        if first_is_object:
-            yield from _read_ndjson(text, file)
-        else:
-            yield _json_error(exc, file)
-        return
-    if isinstance(doc, list):
-        for i, value in enumerate(doc):
-            yield _one(value, file, f"#/{i}", f"#/{i}")
-    elif isinstance(doc, dict) and "protocolSection" not in doc and isinstance(doc.get("studies"), list):
-        for i, value in enumerate(doc["studies"]):
-            yield _one(value, file, f"#/studies/{i}", f"#/studies/{i}")
-    else:
-        yield _one(doc, file, "#", "")
+    """Every study of JSON bytes already in memory (a caller that has them whole)."""
+    yield from stream(iter([data]), file, max(len(data), 1))

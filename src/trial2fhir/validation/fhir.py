@@ -19,6 +19,8 @@ from typing import Any, Literal
 import jsonschema_rs
 from pydantic import ValidationError
 
+from trial2fhir.packaged import installed
+
 Release = Literal["R5", "R4B"]
 Source = Literal["schema", "model", "binding"]
 
@@ -68,13 +70,16 @@ def locate_schema(release: str = "R5") -> Path:
             if not path.is_file():
                 raise SchemaNotInstalledError(f"{name}={value} does not name a file")
             return path
-    path = REPO_ROOT / "schemas" / "fhir" / "node_modules" / NPM_PACKAGES[release] / "openapi" / "fhir.schema.json"
-    if not path.is_file():
-        raise SchemaNotInstalledError(
-            f"FHIR {release} JSON Schema not found at {path}. Run `{INSTALL_COMMAND}` in the repository "
-            f"root (needs npm), or set {env_names[0]} to your own copy of fhir.schema.json."
-        )
-    return path
+    relative = Path("schemas") / "fhir" / "node_modules" / NPM_PACKAGES[release] / "openapi" / "fhir.schema.json"
+    # The checkout this code runs from; for an installed package, the checkout it is run in.
+    candidates = [Path.cwd() / relative] if installed() else [REPO_ROOT / relative]
+    for path in candidates:
+        if path.is_file():
+            return path
+    raise SchemaNotInstalledError(
+        f"FHIR {release} JSON Schema not found at {' or '.join(map(str, candidates))}. Run `{INSTALL_COMMAND}` "
+        f"in a trial2fhir checkout (needs npm), or set {env_names[0]} to your own copy of fhir.schema.json."
+    )
 
 
 def correct_known_typos(text: str) -> tuple[str, int]:
