@@ -170,7 +170,7 @@ def validate_cmd(
 @app.command("roundtrip")
 def roundtrip_cmd(
     inputs: Annotated[list[str], typer.Argument(help="Files, folders, or - for stdin.", show_default=False)],
-    to: Annotated[list[str], typer.Option("--to", help="Target, repeatable: fhir-r5.")] = ["fhir-r5"],  # noqa: B006
+    to: Annotated[list[str], typer.Option("--to", help="Target, repeatable: fhir-r5, fhir-r4b.")] = ["fhir-r5"],  # noqa: B006
     output: Annotated[Path | None, typer.Option("-o", "--output", help="Also keep the written files here.")] = None,
     report: Annotated[Path | None, typer.Option("--report", help="Write a JSON report here.")] = None,
 ) -> None:

@@ -18,7 +18,7 @@ from trial2fhir.errors import RecordError
 from trial2fhir.mapping.load import Loss
 from trial2fhir.model import Trial
 from trial2fhir.sources import expand, read_input
-from trial2fhir.targets import TARGETS, fhir_r5
+from trial2fhir.targets import TARGETS, fhir_r4b, fhir_r5
 from trial2fhir.validation.fhir import validate_bundle
 
 
@@ -110,15 +110,26 @@ def is_declared(path: str, losses: list[Loss]) -> bool:
 
 
 def roundtrip_fhir_r5(trial: Trial, written: bytes | None = None, file: str | None = None) -> TargetResult:
-    data = written if written is not None else fhir_r5.render(trial)
+    return _roundtrip_fhir(fhir_r5, "R5", trial, written, file)
+
+
+def roundtrip_fhir_r4b(trial: Trial, written: bytes | None = None, file: str | None = None) -> TargetResult:
+    return _roundtrip_fhir(fhir_r4b, "R4B", trial, written, file)
+
+
+def _roundtrip_fhir(
+    target: Any, release: str, trial: Trial, written: bytes | None, file: str | None
+) -> TargetResult:
+    """One FHIR release's round trip; ``target`` is its module (render, to_trial_data, mapping_set)."""
+    data = written if written is not None else target.render(trial)
     doc = orjson.loads(data)
     # Validation parses every resource through its fhir.resources R5 model (as a FHIR consumer
     # reads it) besides HL7's schema. That parse gives back exactly what was written
     # (tests/test_roundtrip.py checks dump(parse(x)) == x on every output), so the reverse reads
     # the parsed JSON without paying for a second dump.
-    issues = validate_bundle(doc)
+    issues = validate_bundle(doc, release)
     result = TargetResult(file, valid=not issues, errors=[str(i) for i in issues])
-    back = fhir_r5.to_trial_data(doc)
+    back = target.to_trial_data(doc)
     original = trial.model_dump(mode="json", exclude={"source"})
     try:
         rebuilt = Trial.model_validate({**back, "source": trial.source.model_dump()})
@@ -126,7 +137,7 @@ def roundtrip_fhir_r5(trial: Trial, written: bytes | None = None, file: str | No
     except ValueError as exc:  # the reverse produced data the model rejects: report, don't crash
         result.errors.append(f"reverse mapping gave an invalid Trial: {exc}")
         back_dump = back
-    losses = fhir_r5.mapping_set().losses
+    losses = target.mapping_set().losses
     # Declared losses come out of both sides first, so an item that held only a lost field
     # (a contact with just a role) does not show up as a lost item.
     declared: list[Diff] = []
@@ -155,8 +166,9 @@ class RoundtripRecord:
                 "targets": {k: v.to_dict() for k, v in self.targets.items()}}
 
 
-ROUNDTRIPS = {"fhir-r5": roundtrip_fhir_r5}
-ROUNDTRIP_LOSSES = {"fhir-r5": lambda: fhir_r5.mapping_set().losses}
+ROUNDTRIPS = {"fhir-r5": roundtrip_fhir_r5, "fhir-r4b": roundtrip_fhir_r4b}
+ROUNDTRIP_LOSSES = {"fhir-r5": lambda: fhir_r5.mapping_set().losses,
+                    "fhir-r4b": lambda: fhir_r4b.mapping_set().losses}
 
 
 def run(inputs: list[str], targets: list[str], outdir: Path | None = None) -> list[RoundtripRecord]:

@@ -2,7 +2,7 @@
 
 A directive is a YAML object with exactly one *value* key (``from``, ``const``, ``template``,
 ``ref``, ``each``, ``rules``) and any of the *modifiers* (``as``, ``lookup``, ``join``, ``cast``,
-``when``, ``where``, ``invert``). The engine only walks nodes and dispatches here.
+``when``, ``where``, ``invert``, ``default``). The engine only walks nodes and dispatches here.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from trial2fhir.mapping.codes import CodeMap
 from trial2fhir.mapping.paths import Holder, Scope
 
 VALUE_KEYS = ("from", "const", "template", "ref", "each", "rules")
-MODIFIERS = ("as", "lookup", "join", "cast", "when", "where", "invert")
+MODIFIERS = ("as", "lookup", "join", "cast", "when", "where", "invert", "default")
 DIRECTIVE_KEYS = frozenset(VALUE_KEYS + MODIFIERS)
 VALUE_KEYS_BY_PRIORITY = ("each", "from", "const", "template", "ref", "rules")  # each goes with rules
 # Deterministic urn:uuid fullUrls: the same trial always gives the same bundle, byte for byte.
@@ -130,7 +130,11 @@ def parse_template(template: str, text: str) -> dict[str, str] | None:
 
 def from_forward(node: dict[str, Any], scope: Scope, ctx: Context) -> Any:
     value = paths.get(scope, node["from"])
-    return None if value in (None, "", []) else _forward_transforms(node, value, ctx)
+    if value in (None, "", []):
+        # A required element of the target (R4B ResearchStudy.status) still needs a value.
+        return node.get("default")
+    value = _forward_transforms(node, value, ctx)
+    return node.get("default") if value is None else value
 
 
 def from_reverse(node: dict[str, Any], value: Any, scope: Scope, ctx: Context) -> None:

@@ -105,9 +105,15 @@ def source_type(
 _ABC = re.compile(r"abc\.(\w+)Type\b")
 
 
+# The fhir.resources package of each FHIR release a mapping file may name in ``target.release``.
+FHIR_PACKAGES = {"R5": "fhir.resources", "R4B": "fhir.resources.R4B"}
+
+
 @cache
 def fhir_class(name: str, module: str | None = None) -> type[BaseModel] | None:
-    for mod in filter(None, (module, f"fhir.resources.{name.lower()}")):
+    """The model class ``name`` of the release ``module`` belongs to (R5 when no module is given)."""
+    package = module.rsplit(".", 1)[0] if module else FHIR_PACKAGES["R5"]
+    for mod in filter(None, (module, f"{package}.{name.lower()}")):
         try:
             cls = getattr(importlib.import_module(mod), name, None)
         except ImportError:
@@ -178,6 +184,9 @@ class _Checker:
             self.fail(f"{rule}.lookup", f"unknown code map {node['lookup']!r} (have: {', '.join(sorted(self.codes))})")
         if "cast" in node and node["cast"] not in CASTS:
             self.fail(f"{rule}.cast", f"unknown cast {node['cast']!r}")
+        if "default" in node and ("from" not in node or node.get("invert") is not False):
+            self.fail(f"{rule}.default", "a default stands for a value the trial lacks: it goes with 'from' "
+                      "and 'invert: false'")
         if ("as" in node or "where" in node) and "each" not in node:
             self.fail(rule, "'as' and 'where' go with 'each'")
         if "where" in node and node.get("invert") is not False:
@@ -249,7 +258,8 @@ def load_mapping(path: Path, codes: dict[str, CodeMap]) -> Mapping:
 
 def _check_document(file: str, doc: Any, codes: dict[str, CodeMap] | None = None) -> _Checker:
     target = doc["target"]
-    model = fhir_class(target["resource"])
+    package = FHIR_PACKAGES[target["release"]]
+    model = fhir_class(target["resource"], f"{package}.{target['resource'].lower()}")
     if model is None:
         raise MappingError(file, "target.resource", f"unknown {target['release']} resource {target['resource']!r}")
     check = _Checker(file, codes if codes is not None else load_code_maps(MAPPINGS / "codes"))

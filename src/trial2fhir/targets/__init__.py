@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from trial2fhir.model import Trial
-from trial2fhir.targets import fhir_r5, trial_json
+from trial2fhir.targets import fhir_r4b, fhir_r5, trial_json
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,8 @@ TARGETS: dict[str, Target] = {
         Target("trial-json", "trial.json", "the canonical Trial model as JSON", trial_json.render),
         Target("fhir-r5", "fhir-r5.json", "FHIR R5 transaction Bundle (ResearchStudy, PlanDefinition, ...)",
                fhir_r5.render, fhir_r5.validate, fhir_r5.ndjson_lines, fhir_r5.ready),
+        Target("fhir-r4b", "fhir-r4b.json", "FHIR R4B transaction Bundle (ResearchStudy, Group, PlanDefinition, ...)",
+               fhir_r4b.render, fhir_r4b.validate, fhir_r4b.ndjson_lines, fhir_r4b.ready),
     )
 }
 

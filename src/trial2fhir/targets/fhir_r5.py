@@ -34,9 +34,10 @@ def _with_identifier(resource: dict[str, Any], full_url: str) -> tuple[dict[str,
     return {**head, "identifier": [ident], **rest}, f"identifier={URI_SYSTEM}|{full_url}"
 
 
-def bundle(trial: Trial) -> dict[str, Any]:
+def bundle(trial: Trial, ms: MappingSet | None = None) -> dict[str, Any]:
+    """The transaction Bundle of a trial; ``ms`` is another release's mapping set (R4B)."""
     entries = []
-    for w in forward(mapping_set(), trial):
+    for w in forward(ms or mapping_set(), trial):
         resource, search = _with_identifier(w.resource, w.full_url)
         entries.append({
             "fullUrl": w.full_url,
@@ -50,10 +51,11 @@ def render(trial: Trial) -> bytes:
     return orjson.dumps(bundle(trial), option=orjson.OPT_INDENT_2) + b"\n"
 
 
-def parse_back(doc: dict[str, Any]) -> dict[str, Any]:
-    """The Bundle with every resource parsed by its fhir.resources R5 model and dumped again."""
-    from fhir.resources import get_fhir_model_class
+def parse_back(doc: dict[str, Any], release: str = "R5") -> dict[str, Any]:
+    """The Bundle with every resource parsed by its fhir.resources model and dumped again."""
+    from trial2fhir.validation.fhir import _model_class_getter
 
+    get_fhir_model_class = _model_class_getter(release)
     entries = []
     for e in doc.get("entry", []):
         r = e.get("resource")

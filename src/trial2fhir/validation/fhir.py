@@ -37,6 +37,18 @@ TYPO_AFTER = "[0-9]{1,9})?$"
 # ResearchStudy/PlanDefinition/EvidenceVariable.status -> ValueSet publication-status (R5 and R4B).
 PUBLICATION_STATUS = frozenset({"draft", "active", "retired", "unknown"})
 PUBLICATION_STATUS_TYPES = frozenset({"ResearchStudy", "PlanDefinition", "EvidenceVariable"})
+# R4B ResearchStudy.status is bound (required) to research-study-status instead.
+R4B_RESEARCH_STUDY_STATUS = frozenset({
+    "active", "administratively-completed", "approved", "closed-to-accrual", "closed-to-accrual-and-intervention",
+    "completed", "disapproved", "in-review", "temporarily-closed-to-accrual",
+    "temporarily-closed-to-accrual-and-intervention", "withdrawn",
+})
+STATUS_BINDINGS: dict[str, dict[str, tuple[str, frozenset[str]]]] = {
+    "R5": dict.fromkeys(PUBLICATION_STATUS_TYPES, ("publication-status", PUBLICATION_STATUS)),
+    "R4B": {"PlanDefinition": ("publication-status", PUBLICATION_STATUS),
+            "EvidenceVariable": ("publication-status", PUBLICATION_STATUS),
+            "ResearchStudy": ("research-study-status", R4B_RESEARCH_STUDY_STATUS)},
+}
 
 
 class SchemaNotInstalledError(FileNotFoundError):
@@ -159,8 +171,9 @@ class FhirValidator:
         ]
         issues.extend(self._model_issues(resource, rtype, label))
         status = resource.get("status")
-        if rtype in PUBLICATION_STATUS_TYPES and isinstance(status, str) and status not in PUBLICATION_STATUS:
-            message = f"{status!r} is not in ValueSet publication-status {sorted(PUBLICATION_STATUS)}"
+        binding = STATUS_BINDINGS[self.release].get(rtype)
+        if binding is not None and isinstance(status, str) and status not in binding[1]:
+            message = f"{status!r} is not in ValueSet {binding[0]} {sorted(binding[1])}"
             issues.append(Issue(label, "$.status", message, "binding"))
         return issues
 
