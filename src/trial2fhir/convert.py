@@ -6,19 +6,18 @@ One bad record yields an error entry and the run goes on; the caller decides the
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+from trial2fhir import pipeline
 from trial2fhir.errors import Problem, RecordError
 from trial2fhir.model import Trial, is_nct_id
-from trial2fhir.sources import DEFAULT_MAX_FILE_MB, expand, read_input
-from trial2fhir.targets import TARGETS
-
-ProgressHook = Callable[[int, int, str], None]
-"""Called as (files done, files in all, name of the file just done)."""
+from trial2fhir.pipeline import BATCH, ProgressHook
+from trial2fhir.sources import DEFAULT_MAX_FILE_MB, expand
+from trial2fhir.targets import TARGETS, SplitsToNdjson
 
 
 @dataclass
@@ -83,9 +82,6 @@ def source_label(trial: Trial) -> str:
     return f"{s.file}#{s.locator.lstrip('#')}" if s.locator else s.file
 
 
-BATCH = 256  # records rendered per round of the worker pool: bounded memory on a whole registry
-
-
 @dataclass
 class Rendered:
     """One target's output for one trial (made in a worker), or the problems that stopped it."""
@@ -93,24 +89,25 @@ class Rendered:
     target: str
     data: bytes | None
     problems: list[str] = field(default_factory=list)
+    ndjson: dict[str, list[bytes]] | None = None
 
 
-def render(trial: Trial, targets: Sequence[str], validate: bool) -> list[Rendered]:
-    """Render (and validate) every target of one trial; pure, so it runs in any process."""
+def render(trial: Trial, targets: Sequence[str], validate: bool, ndjson: bool = False) -> list[Rendered]:
+    """Build, validate and serialise every target of one trial (one document each, never re-parsed);
+    pure, so it runs in any process."""
     out = []
     for name in targets:
         t = TARGETS[name]
         try:
-            data = t.render(trial)
-            issues = t.validate(data) if validate and t.validate is not None else []
-            out.append(Rendered(name, data, [f"{name} invalid: {i}" for i in issues]))
+            doc = t.build(trial)
+            issues = t.validate(doc) if validate else []
+            split = t.ndjson(doc) if ndjson and isinstance(t, SplitsToNdjson) else None
+            data = None if split is not None else t.serialise(doc)
+            problems = [f"{name} invalid: {i.place}: {i.message}" for i in issues]
+            out.append(Rendered(name, data, problems, split))
         except Exception as exc:  # a target bug must cost one record, not the batch
             out.append(Rendered(name, None, [f"{name}: {type(exc).__name__}: {exc}"]))
     return out
-
-
-def _render_job(job: tuple[Trial, Sequence[str], bool]) -> list[Rendered]:
-    return render(*job)
 
 
 def convert(
@@ -135,50 +132,31 @@ def convert(
     if unknown:
         raise ValueError(f"unknown target(s) {', '.join(unknown)}; choose from {', '.join(TARGETS)}")
     for name in targets:  # a missing schema stops the run once, before any record
-        ready = TARGETS[name].ready
-        if validate and ready is not None:
-            ready()
+        if validate:
+            TARGETS[name].ready()
     outdir.mkdir(parents=True, exist_ok=True)
     sink = _NdjsonSink(outdir) if ndjson else None
     found = expand(inputs)
     report = ConvertReport(skipped_files=found.skipped)
-    for err in found.missing:
-        report.records.append(RecordReport(err.problem.file, None, False, errors=[err.problem]))
     written: dict[str, str] = {}  # NCT ID -> source that wrote it, to refuse silent overwrites
-    pending: list[Trial | RecordError] = []
-    pool: ProcessPoolExecutor | None = None
-
-    def flush() -> None:
-        nonlocal pool
-        trials = [r for r in pending if isinstance(r, Trial)]
-        if pool is None and jobs > 1 and len(trials) >= BATCH:
-            pool = ProcessPoolExecutor(jobs)
-        jobs_ = [(t, targets, validate) for t in trials]
-        outputs = iter(pool.map(_render_job, jobs_, chunksize=8) if pool else map(_render_job, jobs_))
-        for r in pending:
-            if isinstance(r, RecordError):
-                p = r.problem
-                label = f"{p.file}#{p.place.lstrip('#')}" if p.place.startswith("#/") else p.file
-                report.records.append(RecordReport(label, None, False, errors=[p]))
-            else:
-                report.records.append(_store(r, next(outputs), outdir, written, sink))
-        pending.clear()
-
+    work = partial(render, targets=tuple(targets), validate=validate, ndjson=ndjson)
     try:
-        for done, item in enumerate(found.files, 1):
-            for result in read_input(item, input_format, max_file_mb):
-                pending.append(result)
-                if len(pending) >= BATCH:
-                    flush()
-            if progress is not None:
-                progress(done, len(found.files), item.name)
-        flush()
+        for item in pipeline.run(found, work, input_format=input_format, max_file_mb=max_file_mb, jobs=jobs,
+                                 progress=progress):
+            if isinstance(item, RecordError):
+                report.records.append(_failed(item))
+            else:
+                report.records.append(_store(item.trial, item.result, outdir, written, sink))
     finally:
-        if pool is not None:
-            pool.shutdown()
         if sink is not None:
             sink.close()
     return report
+
+
+def _failed(err: RecordError) -> RecordReport:
+    p = err.problem
+    label = f"{p.file}#{p.place.lstrip('#')}" if p.place.startswith("#/") else p.file
+    return RecordReport(label, None, False, errors=[p])
 
 
 class _NdjsonSink:
@@ -225,14 +203,15 @@ def _store(
         if out.problems:
             rec.ok = False
             rec.errors.extend(Problem(*here, message) for message in out.problems)
-        if out.data is None:
-            continue
         try:
-            if sink is not None and t.ndjson is not None:
-                rec.outputs[t.name] = ", ".join(sink.add(t.ndjson(out.data)))
-            else:
+            if sink is not None and out.ndjson is not None:
+                rec.outputs[t.name] = ", ".join(sink.add(out.ndjson))
+            elif out.data is not None:
                 rec.outputs[t.name] = str(_write(outdir, f"{trial.nct_id}.{t.suffix}", out.data))
         except RecordError as exc:
             rec.ok = False
             rec.errors.append(exc.problem)
     return rec
+
+
+__all__ = ["BATCH", "ConvertReport", "ProgressHook", "RecordReport", "Rendered", "convert", "render", "source_label"]

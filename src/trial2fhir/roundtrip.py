@@ -7,19 +7,20 @@ undeclared loss and fails the trial.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-import orjson
-
+from trial2fhir import pipeline
 from trial2fhir.convert import source_label
 from trial2fhir.errors import RecordError
 from trial2fhir.mapping.load import Loss
 from trial2fhir.model import Trial
-from trial2fhir.sources import expand, read_input
-from trial2fhir.targets import TARGETS, fhir_r4b, fhir_r5
-from trial2fhir.validation.fhir import validate_bundle
+from trial2fhir.pipeline import ProgressHook
+from trial2fhir.sources import DEFAULT_MAX_FILE_MB
+from trial2fhir.targets import TARGETS, Target
 
 
 @dataclass
@@ -41,6 +42,8 @@ class TargetResult:
     errors: list[str] = field(default_factory=list)
     diffs: list[Diff] = field(default_factory=list)
     declared_losses: list[str] = field(default_factory=list)
+    data: bytes | None = field(default=None, repr=False)
+    """The serialised file, carried from the worker to the writer; dropped once written."""
 
     @property
     def roundtrip_ok(self) -> bool:
@@ -109,35 +112,35 @@ def is_declared(path: str, losses: list[Loss]) -> bool:
     return any(general == loss.path or general.startswith((loss.path + ".", loss.path + "[")) for loss in losses)
 
 
-def roundtrip_fhir_r5(trial: Trial, written: bytes | None = None, file: str | None = None) -> TargetResult:
-    return _roundtrip_fhir(fhir_r5, "R5", trial, written, file)
+def roundtrip_one(target: Target[Any], trial: Trial, written: bytes | None = None,
+                  file: str | None = None) -> TargetResult:
+    """One trial through one target: build, validate that document, serialise, read the bytes back,
+    reverse the mappings and compare with the trial. ``written`` replaces the serialised bytes (tests)."""
+    doc = target.build(trial)
+    issues = target.validate(doc)
+    result = TargetResult(file, valid=not issues, errors=[f"{i.place}: {i.message}" for i in issues])
+    data = written if written is not None else target.serialise(doc)
+    result.data = data
+    try:
+        back = target.reverse(target.parse(data, file or f"{trial.nct_id}.{target.suffix}"))
+    except RecordError as exc:
+        result.valid = False
+        result.errors.append(f"written file does not read back: {exc.problem}")
+        return result
+    losses = target.losses()
+    result.diffs = differences(trial, back, losses)
+    result.declared_losses = sorted({loss.path for loss in losses})
+    return result
 
 
-def roundtrip_fhir_r4b(trial: Trial, written: bytes | None = None, file: str | None = None) -> TargetResult:
-    return _roundtrip_fhir(fhir_r4b, "R4B", trial, written, file)
-
-
-def _roundtrip_fhir(
-    target: Any, release: str, trial: Trial, written: bytes | None, file: str | None
-) -> TargetResult:
-    """One FHIR release's round trip; ``target`` is its module (render, to_trial_data, mapping_set)."""
-    data = written if written is not None else target.render(trial)
-    doc = orjson.loads(data)
-    # Validation parses every resource through its fhir.resources R5 model (as a FHIR consumer
-    # reads it) besides HL7's schema. That parse gives back exactly what was written
-    # (tests/test_roundtrip.py checks dump(parse(x)) == x on every output), so the reverse reads
-    # the parsed JSON without paying for a second dump.
-    issues = validate_bundle(doc, release)
-    result = TargetResult(file, valid=not issues, errors=[str(i) for i in issues])
-    back = target.to_trial_data(doc)
+def differences(trial: Trial, back: dict[str, Any], losses: list[Loss]) -> list[Diff]:
+    """Where rebuilt Trial data differs from the trial, each marked declared (a loss) or not."""
     original = trial.model_dump(mode="json", exclude={"source"})
     try:
         rebuilt = Trial.model_validate({**back, "source": trial.source.model_dump()})
         back_dump = rebuilt.model_dump(mode="json", exclude={"source"})
     except ValueError as exc:  # the reverse produced data the model rejects: report, don't crash
-        result.errors.append(f"reverse mapping gave an invalid Trial: {exc}")
-        back_dump = back
-    losses = target.mapping_set().losses
+        return [Diff("(trial)", None, f"reverse mapping gave an invalid Trial: {exc}", False)]
     # Declared losses come out of both sides first, so an item that held only a lost field
     # (a contact with just a role) does not show up as a lost item.
     declared: list[Diff] = []
@@ -145,9 +148,12 @@ def _roundtrip_fhir(
         parts = loss.path.split(".")
         gone = dict(strip(back_dump, parts))
         declared += [Diff(p, v, gone.get(p), True) for p, v in strip(original, parts) if gone.get(p) != v]
-    result.diffs = declared + [Diff(p, a, b, is_declared(p, losses)) for p, a, b in compare(original, back_dump)]
-    result.declared_losses = sorted({loss.path for loss in losses})
-    return result
+    return declared + [Diff(p, a, b, is_declared(p, losses)) for p, a, b in compare(original, back_dump)]
+
+
+def roundtrip_fhir_r5(trial: Trial, written: bytes | None = None, file: str | None = None) -> TargetResult:
+    """The fhir-r5 round trip of one trial (kept for the FHIR tests and benchmark)."""
+    return roundtrip_one(TARGETS["fhir-r5"], trial, written, file)
 
 
 @dataclass
@@ -166,32 +172,37 @@ class RoundtripRecord:
                 "targets": {k: v.to_dict() for k, v in self.targets.items()}}
 
 
-ROUNDTRIPS = {"fhir-r5": roundtrip_fhir_r5, "fhir-r4b": roundtrip_fhir_r4b}
-ROUNDTRIP_LOSSES = {"fhir-r5": lambda: fhir_r5.mapping_set().losses,
-                    "fhir-r4b": lambda: fhir_r4b.mapping_set().losses}
+def roundtrip_record(trial: Trial, targets: Sequence[str]) -> RoundtripRecord:
+    """Every target's round trip of one trial; pure, so it runs in a worker process."""
+    rec = RoundtripRecord(source_label(trial), trial.nct_id)
+    for name in targets:
+        try:
+            rec.targets[name] = roundtrip_one(TARGETS[name], trial)
+        except Exception as exc:  # a mapping or target bug costs this record only
+            rec.errors.append(f"{trial.source.file}: {name}: {type(exc).__name__}: {exc}")
+    return rec
 
 
-def run(inputs: list[str], targets: list[str], outdir: Path | None = None) -> list[RoundtripRecord]:
+def run(inputs: Sequence[str], targets: Sequence[str], outdir: Path | None = None, *,
+        input_format: str | None = None, max_file_mb: int = DEFAULT_MAX_FILE_MB, jobs: int = 1,
+        progress: ProgressHook | None = None) -> list[RoundtripRecord]:
     """Round-trip every record of ``inputs`` through each target; written files go to ``outdir``."""
     for name in targets:  # a missing published schema stops the run once, up front
-        ready = TARGETS[name].ready
-        if ready is not None:
-            ready()
+        TARGETS[name].ready()
     records: list[RoundtripRecord] = []
-    for item in expand(inputs).files:
-        for result in read_input(item):
-            if isinstance(result, RecordError):
-                records.append(RoundtripRecord(result.problem.file, None, errors=[str(result.problem)]))
-                continue
-            rec = RoundtripRecord(source_label(result), result.nct_id)
-            for name in targets:
-                data = TARGETS[name].render(result)
-                file = None
-                if outdir is not None:
-                    outdir.mkdir(parents=True, exist_ok=True)
-                    path = outdir / f"{result.nct_id}.{TARGETS[name].suffix}"
-                    path.write_bytes(data)
-                    file = str(path)
-                rec.targets[name] = ROUNDTRIPS[name](result, data, file)
-            records.append(rec)
+    work = partial(roundtrip_record, targets=tuple(targets))
+    for item in pipeline.run(inputs, work, input_format=input_format, max_file_mb=max_file_mb, jobs=jobs,
+                             progress=progress):
+        if isinstance(item, RecordError):
+            records.append(RoundtripRecord(item.problem.file, None, errors=[str(item.problem)]))
+            continue
+        rec = item.result
+        for name, t in rec.targets.items():
+            if outdir is not None and t.data is not None:
+                outdir.mkdir(parents=True, exist_ok=True)
+                path = outdir / f"{item.trial.nct_id}.{TARGETS[name].suffix}"
+                path.write_bytes(t.data)
+                t.file = str(path)
+            t.data = None  # written or not, the bytes are not kept for the whole run
+        records.append(rec)
     return records

@@ -1,0 +1,68 @@
+"""Bundle invariants the JSON Schema cannot express (FHIR R5/R4B Bundle bdl-7, bdl-3 and reference resolution).
+
+- every ``fullUrl`` is unique (bdl-7 allows repeats only across versions, which a transaction never has);
+- every entry of a ``transaction``/``batch`` Bundle has a ``request`` (bdl-3);
+- every ``urn:uuid:``/``urn:oid:`` reference names an entry's fullUrl, and every relative ``Type/id``
+  reference an entry's resource, so a server resolves it inside the Bundle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from trial2fhir.errors import Problem
+
+_NEEDS_REQUEST = frozenset({"transaction", "batch"})
+
+
+def _references(node: Any, path: str) -> Iterator[tuple[str, str]]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            here = f"{path}.{key}"
+            if key == "reference" and isinstance(value, str):
+                yield here, value
+            else:
+                yield from _references(value, here)
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _references(value, f"{path}[{i}]")
+
+
+def bundle_invariants(bundle: dict[str, Any]) -> list[Problem]:
+    """Problems with the Bundle's fullUrls, requests and internal references ([] when it holds together)."""
+    entries = bundle.get("entry")
+    if not isinstance(entries, list):
+        return []
+    label = f"Bundle/{bundle['id']}" if bundle.get("id") else "Bundle"
+    problems: list[Problem] = []
+    seen: dict[str, int] = {}
+    local: set[str] = set()
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            continue
+        url = entry.get("fullUrl")
+        if isinstance(url, str):
+            if url in seen:
+                problems.append(Problem("", f"{label}: $.entry[{i}].fullUrl",
+                                        f"fullUrl {url} repeats entry[{seen[url]}] [bundle]"))
+            seen.setdefault(url, i)
+        resource = entry.get("resource")
+        if isinstance(resource, dict) and resource.get("resourceType") and resource.get("id"):
+            local.add(f"{resource['resourceType']}/{resource['id']}")
+        if bundle.get("type") in _NEEDS_REQUEST and not isinstance(entry.get("request"), dict):
+            problems.append(Problem("", f"{label}: $.entry[{i}]",
+                                    f"a {bundle['type']} entry needs a request (bdl-3) [bundle]"))
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            continue
+        for path, ref in _references(entry.get("resource"), f"$.entry[{i}].resource"):
+            if ref.startswith(("urn:uuid:", "urn:oid:")):
+                unresolved = ref not in seen
+            elif ref.startswith("#") or "://" in ref or "?" in ref:
+                continue  # contained, absolute or conditional (resolved by the server): not the Bundle's
+            else:
+                unresolved = "/".join(ref.split("/")[:2]) not in local
+            if unresolved:
+                problems.append(Problem("", f"{label}: {path}", f"reference {ref} resolves to no entry [bundle]"))
+    return problems
