@@ -30,6 +30,7 @@ from trial2fhir.mapping.directives import (
     is_directive,
     template_fields,
 )
+from trial2fhir.mapping.fragments import FragmentError, Library, expand, load_library
 from trial2fhir.model import Trial
 
 PROJECT = Path(__file__).resolve().parents[3]
@@ -224,13 +225,38 @@ def _schema() -> dict[str, Any]:
     return typing.cast(dict[str, Any], json.loads(MAPPING_SCHEMA.read_text(encoding="utf-8")))
 
 
-def load_mapping(path: Path, codes: dict[str, CodeMap]) -> Mapping:
-    """Load and check one mapping file; MappingError names the file, the rule and the value."""
-    file = str(path)
+def _validate(file: str, doc: Any, definition: str | None = None) -> None:
+    """Layer 1: the mapping language's JSON Schema (a whole mapping file, or one of its ``$defs``)."""
+    schema = _schema() if definition is None else {"$defs": _schema()["$defs"], "$ref": f"#/$defs/{definition}"}
+    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(doc))
+    if error is not None:
+        message = error.message if len(error.message) < 300 else error.message[:300] + "..."
+        raise MappingError(file, ".".join(str(p) for p in error.absolute_path), message)
+
+
+def _read_yaml(file: str, path: Path) -> Any:
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise MappingError(file, "", f"not YAML: {exc}") from None
+
+
+def load_mapping(
+    path: Path, codes: dict[str, CodeMap], library: Library | None = None, params: dict[str, Any] | None = None
+) -> Mapping:
+    """Load and check one mapping file; MappingError names the file, the rule and the value.
+
+    Fragments (``use``, ``${name}``) are expanded first, with ``params`` when the index loads this
+    file with ``with``; the expanded document is what both check layers and the engine see.
+    """
+    # Errors name the instance (a file loaded with ``with``); the Mapping keeps the file's own path.
+    file = str(path) if not params else f"{path} (with {', '.join(f'{k}={v}' for k, v in params.items())})"
+    doc = _read_yaml(file, path)
+    library = library or Library()
+    try:
+        doc = expand(doc, library, {**library.defines, **(params or {})}, file)
+    except FragmentError as exc:
+        raise MappingError(file, exc.rule, exc.message) from None
     error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(_schema()).iter_errors(doc))
     if error is not None:
         # The schema's verdict comes first; where the rule-level check can name the rule more
@@ -241,8 +267,7 @@ def load_mapping(path: Path, codes: dict[str, CodeMap]) -> Mapping:
             raise
         except Exception:
             pass
-        message = error.message if len(error.message) < 300 else error.message[:300] + "..."
-        raise MappingError(file, ".".join(str(p) for p in error.absolute_path), message)
+        _validate(file, doc)
     check = _check_document(file, doc, codes)
     losses = [Loss(str(x["path"]), str(x["why"])) for x in doc.get("losses", [])]
     for i, loss in enumerate(losses):
@@ -251,7 +276,7 @@ def load_mapping(path: Path, codes: dict[str, CodeMap]) -> Mapping:
         except KeyError:
             check.fail(f"losses[{i}]", f"declared loss {loss.path!r} is not a Trial path")
     return Mapping(
-        name=doc["mapping"], file=file, resource=doc["target"]["resource"], rules=doc["rules"], id=doc["id"],
+        name=doc["mapping"], file=str(path), resource=doc["target"]["resource"], rules=doc["rules"], id=doc["id"],
         each=doc.get("each"), var=doc.get("as", "item"), when=doc.get("when"), losses=losses,
     )
 
@@ -289,10 +314,33 @@ class MappingSet:
         return [loss for m in self.mappings for loss in m.losses]
 
 
+def load_fragments(folder: Path, names: list[str]) -> Library:
+    """The fragment files an index names (paths relative to its folder), each checked by the schema."""
+    files = [folder / name for name in names]
+    for path in files:
+        if not path.is_file():
+            raise MappingError(str(folder / "index.yaml"), "fragments", f"no fragment file {str(path)!r}")
+        _validate(str(path), _read_yaml(str(path), path), "fragmentFile")
+    try:
+        return load_library(files)
+    except FragmentError as exc:
+        raise MappingError(exc.file, exc.rule, exc.message) from None
+
+
 @cache
 def load_target(target: str, root: Path = MAPPINGS) -> MappingSet:
     codes = load_code_maps(root / "codes")
     folder = root / target
-    index = yaml.safe_load((folder / "index.yaml").read_text(encoding="utf-8"))
-    mappings = [load_mapping(folder / name, codes) for name in index["mappings"]]
+    index_file = folder / "index.yaml"
+    index = _read_yaml(str(index_file), index_file)
+    _validate(str(index_file), index, "index")
+    library = load_fragments(folder, index.get("fragments", []))
+    mappings = []
+    for entry in index["mappings"]:
+        name, params = (entry, None) if isinstance(entry, str) else (entry["file"], entry["with"])
+        mappings.append(load_mapping(folder / name, codes, library, params))
+    names = [m.name for m in mappings]
+    for m in mappings:
+        if names.count(m.name) > 1:
+            raise MappingError(m.file, "mapping", f"mapping name {m.name!r} is used twice in {index_file}")
     return MappingSet(target, mappings, codes)
