@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 NCT_ID_PATTERN = r"^NCT\d{8}$"
 _NCT_RE = re.compile(NCT_ID_PATTERN)
@@ -219,12 +219,28 @@ class Outcomes(_Model):
 CriteriaSide = Literal["inclusion", "exclusion", "unspecified"]
 
 
+CriteriaCombination = Literal["all-of", "any-of"]
+
+
 class Criterion(_Model):
     """One criterion as its author wrote it: one item however it was wrapped. A lead-in ("Prior
-    therapy:", "... as defined by:") carries the items it introduces in ``items``."""
+    therapy:", "... as defined by:") carries the items it introduces in ``items``, combined as its
+    text says (``any-of`` for "any of the following", else ``all-of``)."""
 
     text: NonEmptyStr
+    combination: CriteriaCombination | None = Field(
+        default=None, description="How the sub-items combine; set exactly when there are sub-items."
+    )
     items: list[Criterion] = Field(default_factory=list, description="Sub-items of a lead-in.")
+
+    @model_validator(mode="after")
+    def _combination_with_items(self) -> Criterion:
+        # A lead-in always says how its items combine; a criterion without items says nothing.
+        if self.items and self.combination is None:
+            self.combination = "all-of"
+        elif not self.items:
+            self.combination = None
+        return self
 
 
 class CriteriaSection(_Model):
@@ -237,8 +253,6 @@ class CriteriaSection(_Model):
 
 class Eligibility(_Model):
     criteria: str | None = Field(default=None, description="The criteria text as registered, verbatim.")
-    inclusion: list[str] = Field(default_factory=list, description="Parsed inclusion items.")
-    exclusion: list[str] = Field(default_factory=list, description="Parsed exclusion items.")
     criteria_sections: list[CriteriaSection] = Field(
         default_factory=list, description="The criteria text as a tree: sections, items, sub-items."
     )
@@ -420,6 +434,7 @@ __all__ = [
     "AvailableIpd",
     "BioSpec",
     "Contact",
+    "CriteriaCombination",
     "CriteriaSection",
     "Criterion",
     "Derived",

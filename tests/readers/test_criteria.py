@@ -1,135 +1,222 @@
-"""split_criteria on real-looking eligibility texts (API v2 Markdown and classic XML layout)."""
+"""parse_criteria, one rule per test, on real-looking texts (API v2 Markdown, classic XML, pages)."""
 
 from __future__ import annotations
 
-import pytest
+import re
 
-from trial2fhir.readers.criteria import clean_item, split_criteria, unescape
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from trial2fhir.model import CriteriaSection, Criterion
+from trial2fhir.readers.criteria import MAX_DEPTH, clean_item, parse_criteria, unescape
 
 
-def test_api_v2_markdown_with_nested_list_and_escapes() -> None:
+def texts(items: list[Criterion]) -> list[str]:
+    return [c.text for c in items]
+
+
+def shape(sections: list[CriteriaSection]) -> list[tuple[str, str | None, list[str]]]:
+    return [(s.side, s.heading, texts(s.items)) for s in sections]
+
+
+def test_markdown_sections_lead_in_and_escapes() -> None:
     text = (
-        "Inclusion Criteria:\n\n"
-        "* Age ≥ 18 years\n"
-        "* ECOG performance status 0\\-1\n\n"
-        "Exclusion Criteria:\n\n"
-        "* Radicular symptoms \\< 3 months duration\n"
-        "* Major neurological deficits such as:\n\n"
-        "  * Cauda equina syndrome\n"
-        "  * Rapidly progressing neurological symptoms (e.g. foot drop)\n"
-        "* Pregnancy"
+        "Inclusion Criteria:\n\n* Age ≥ 18 years\n* ECOG performance status 0\\-1\n\n"
+        "Exclusion Criteria:\n\n* Radicular symptoms \\< 3 months duration\n"
+        "* Major neurological deficits such as:\n\n  * Cauda equina syndrome\n  * Foot drop\n* Pregnancy"
     )
-    inclusion, exclusion = split_criteria(text)
-    assert inclusion == ["Age ≥ 18 years", "ECOG performance status 0-1"]
-    assert exclusion == [
-        "Radicular symptoms < 3 months duration",
-        "Major neurological deficits such as:",
-        "Cauda equina syndrome",
-        "Rapidly progressing neurological symptoms (e.g. foot drop)",
-        "Pregnancy",
-    ]
+    inc, exc = parse_criteria(text)
+    assert (inc.side, inc.heading, texts(inc.items)) == (
+        "inclusion", "Inclusion Criteria:", ["Age ≥ 18 years", "ECOG performance status 0-1"])
+    assert exc.side == "exclusion"
+    assert texts(exc.items) == ["Radicular symptoms < 3 months duration", "Major neurological deficits such as:",
+                                "Pregnancy"]
+    assert texts(exc.items[1].items) == ["Cauda equina syndrome", "Foot drop"]
+    assert exc.items[1].combination == "all-of"
+    assert exc.items[0].combination is None
 
 
-def test_numbered_items_with_escaped_dots_and_qualified_headings() -> None:
+def test_classic_xml_hard_wraps_are_joined() -> None:
     text = (
-        "Subject Inclusion Criteria:\n\n"
-        "A subject is eligible if all the following criteria are met:\n\n"
-        "1\\. Chronic lower back pain for at least 6 months\n"
-        "2\\. Failure of conservative care\n"
-        "   1. rest\n"
-        "   2. analgesics\n\n"
-        "Key Exclusion Criteria:\n\n"
-        "1. Prior spine surgery\n"
-        "2) BMI \\> 40\n"
-        "(3) Active infection"
+        "Inclusion Criteria:\n\n  -  All patients must sign informed consent approved by the Committee\n"
+        "     on the Use of Human Subjects\n\n  -  Karnofsky status of 70% or more\n\n"
+        "Exclusion Criteria:\n\n  -  Pregnant or lactating women. Females of child-bearing potential\n"
+        "     will be asked to take a pregnancy test.\n"
     )
-    inclusion, exclusion = split_criteria(text)
-    assert inclusion == [
-        "A subject is eligible if all the following criteria are met:",
-        "Chronic lower back pain for at least 6 months",
-        "Failure of conservative care",
-        "rest",
-        "analgesics",
+    inc, exc = parse_criteria(text)
+    assert texts(inc.items) == [
+        "All patients must sign informed consent approved by the Committee on the Use of Human Subjects",
+        "Karnofsky status of 70% or more",
     ]
-    assert exclusion == ["Prior spine surgery", "BMI > 40", "Active infection"]
+    assert texts(exc.items) == [
+        "Pregnant or lactating women. Females of child-bearing potential will be asked to take a pregnancy test."]
 
 
-def test_classic_xml_layout_with_continuation_lines() -> None:
+def test_note_paragraph_stays_with_its_bullet() -> None:
+    text = "Exclusion Criteria:\n\n* Coagulation disorders\n\n  Note: low-dose heparin is allowed.\n* Pregnancy"
+    (exc,) = parse_criteria(text)
+    assert texts(exc.items) == ["Coagulation disorders Note: low-dose heparin is allowed.", "Pregnancy"]
+
+
+def test_headings_in_many_forms() -> None:
+    for heading, side in [
+        ("Key Inclusion Criteria:", "inclusion"), ("**MAIN EXCLUSION CRITERIA** --", "exclusion"),
+        ("1. Inclusion criteria", "inclusion"), ("Subject Exclusion Criteria", "exclusion"),
+        ("Transplant Exclusion:", "exclusion"), ("Inclusion/Exclusion:", "unspecified"),
+        ("Eligibility criteria", "unspecified"), ("Criteria for inclusion:", "inclusion"),
+        ("Patients may not be enrolled if any of the following criteria apply:", "exclusion"),
+    ]:
+        (section,) = parse_criteria(f"{heading}\n\n* Age 18 or over\n* Signed consent")
+        assert (section.side, texts(section.items)) == (side, ["Age 18 or over", "Signed consent"]), heading
+
+
+def test_no_heading_means_no_side() -> None:
+    (section,) = parse_criteria("* Age 18 or over\n* Signed consent")
+    assert (section.side, section.heading) == ("unspecified", None)
+
+
+def test_introduction_joins_its_heading() -> None:
+    text = ("Subject Inclusion Criteria:\n\nA subject is eligible if all the following criteria are met:\n\n"
+            "1. Chronic back pain\n2. Failure of conservative care")
+    (section,) = parse_criteria(text)
+    intro = "A subject is eligible if all the following criteria are met:"
+    assert section.heading == f"Subject Inclusion Criteria:\n{intro}"
+    assert texts(section.items) == ["Chronic back pain", "Failure of conservative care"]
+
+
+def test_cohort_headings_keep_the_enclosing_side() -> None:
+    text = ("Inclusion Criteria:\n\n* Adults\n\nFor the SLE cohort:\n\n* SLEDAI ≥ 6\n\nGroup 2\n\n* PHA < 5,000 cpm\n\n"
+            "Exclusion Criteria:\n\n* Pregnancy")
+    assert shape(parse_criteria(text)) == [
+        ("inclusion", "Inclusion Criteria:", ["Adults"]),
+        ("inclusion", "For the SLE cohort:", ["SLEDAI ≥ 6"]),
+        ("inclusion", "Group 2", ["PHA < 5,000 cpm"]),
+        ("exclusion", "Exclusion Criteria:", ["Pregnancy"]),
+    ]
+
+
+def test_old_nci_layout() -> None:
     text = (
-        "Inclusion Criteria:\n\n"
-        "  -  Positive Covid test on qualitative assay used during routine care (i.e. not as part of\n"
-        "     Q-PROTECT)\n\n"
-        "  -  Age at least 18\n\n"
-        "Exclusion Criteria:\n\n"
-        "  -  History of or known QT prolongation\n\n"
-        "       -  EKG required before study entry and on each visit during the subject's first\n"
-        "          seven days\n\n"
-        "  -  Age <18"
+        "DISEASE CHARACTERISTICS:\n\n  -  Histologically confirmed melanoma\n\n"
+        "PATIENT CHARACTERISTICS:\n\nAge:\n\n  -  18 and over\n\nHepatic:\n\n  -  Bilirubin normal\n"
+        "  -  AST < 2 times ULN\n\nPRIOR CONCURRENT THERAPY:\n\n  -  No prior chemotherapy\n"
     )
-    inclusion, exclusion = split_criteria(text)
-    assert inclusion == [
-        "Positive Covid test on qualitative assay used during routine care (i.e. not as part of Q-PROTECT)",
-        "Age at least 18",
-    ]
-    assert exclusion == [
-        "History of or known QT prolongation",
-        "EKG required before study entry and on each visit during the subject's first seven days",
-        "Age <18",
-    ]
+    sections = parse_criteria(text)
+    assert [(s.side, s.heading) for s in sections] == [
+        ("unspecified", "DISEASE CHARACTERISTICS:"), ("unspecified", "PATIENT CHARACTERISTICS:"),
+        ("unspecified", "PRIOR CONCURRENT THERAPY:")]
+    age, hepatic = sections[1].items
+    assert (age.text, texts(age.items)) == ("Age:", ["18 and over"])
+    assert (hepatic.text, texts(hepatic.items)) == ("Hepatic:", ["Bilirubin normal", "AST < 2 times ULN"])
 
 
-@pytest.mark.parametrize(
-    "heading",
-    [
-        "Exclusion Criteria:",
-        "EXCLUSION CRITERIA",
-        "Key Exclusion Criteria:",
-        "Subject Exclusion Criteria",
-        "**Exclusion Criteria:**",
-        "## Exclusion criteria",
-        "* Exclusion Criteria:",
-    ],
+def test_any_of_lead_in() -> None:
+    (section,) = parse_criteria("Exclusion Criteria:\n\n1. Has received any of the following:\n\n"
+                                "   1. Chemotherapy\n   2. Radiotherapy\n2. Pregnancy")
+    lead = section.items[0]
+    assert (lead.combination, texts(lead.items)) == ("any-of", ["Chemotherapy", "Radiotherapy"])
+    assert texts(section.items) == ["Has received any of the following:", "Pregnancy"]
+
+
+def test_numbering_corrects_indentation() -> None:
+    # "* 1." then "  2.": the bullet was an artefact, 2 is 1's sibling
+    (section,) = parse_criteria("Exclusion Criteria:\n\n* 1. Unwilling to comply\n\n  2. Allergy to naloxone\n"
+                                "  3. Investigational drug within 30 days")
+    assert texts(section.items) == ["Unwilling to comply", "Allergy to naloxone", "Investigational drug within 30 days"]
+
+
+def test_restarted_list_under_a_colon_item_is_its_sub_list() -> None:
+    text = ("Inclusion Criteria:\n\n  9. Low risk, i.e. YES to any of the following questions:\n\n"
+            "1. Are you abstinent? 2. Are you monogamous?\n\n10. ALT < 1.1 ULN 11. Creatinine < 80 umol/L")
+    (section,) = parse_criteria(text)
+    lead = section.items[0]
+    assert texts(lead.items) == ["Are you abstinent?", "Are you monogamous?"]
+    assert texts(section.items)[1:] == ["ALT < 1.1 ULN", "Creatinine < 80 umol/L"]
+
+
+def test_item_cut_by_a_stray_marker_is_joined() -> None:
+    (section,) = parse_criteria("* Potent inhibitors or inducers of\n* CYP3A isoenzymes within 7 days\n* Pregnancy")
+    assert texts(section.items) == ["Potent inhibitors or inducers of CYP3A isoenzymes within 7 days", "Pregnancy"]
+
+
+def test_heading_with_a_lead_in_on_its_line() -> None:
+    (section,) = parse_criteria("Exclusion Criteria:Patients with\n\n* vertebral fracture,\n* diabetes mellitus")
+    assert section.side == "exclusion"
+    assert texts(section.items) == ["Patients with"]
+    assert texts(section.items[0].items) == ["vertebral fracture,", "diabetes mellitus"]
+
+
+def test_flat_page_lines_nest_by_wording() -> None:
+    text = ("Inclusion Criteria\n* Organ function:\n1. Complete blood count:\n* Platelets ≥ 25\n* Hemoglobin ≥ 70\n"
+            "2. Liver function normal\nExclusion Criteria\nHaving good organ function\n"
+            "Blood routine: ANC ≥ 0.5\nRenal function: creatinine ≤ 1.5 ULN\nPregnant women.")
+    inc, exc = parse_criteria(text)
+    organ = inc.items[0]
+    assert texts(organ.items) == ["Complete blood count:", "Liver function normal"]
+    assert texts(organ.items[0].items) == ["Platelets ≥ 25", "Hemoglobin ≥ 70"]
+    assert texts(exc.items) == ["Having good organ function", "Pregnant women."]
+    assert texts(exc.items[0].items) == ["Blood routine: ANC ≥ 0.5", "Renal function: creatinine ≤ 1.5 ULN"]
+
+
+def test_empty_heading_is_no_section() -> None:
+    assert shape(parse_criteria("Inclusion Criteria:\n\n* Adults\n\nExclusion Criteria:\n\n-")) == [
+        ("inclusion", "Inclusion Criteria:", ["Adults"])]
+    assert parse_criteria("") == []
+    assert parse_criteria(None) == []
+
+
+def test_depth_is_capped_without_losing_text() -> None:
+    text = "\n".join(f"{'  ' * d}* level {d}:" for d in range(MAX_DEPTH + 2))
+    (section,) = parse_criteria(text)
+    node, depth = section.items[0], 1
+    while node.items:
+        node, depth = node.items[0], depth + 1
+    assert depth == MAX_DEPTH
+    assert "level 5:" in str(section.model_dump())
+
+
+def test_clean_item_and_unescape() -> None:
+    assert clean_item("  * 2\\. Age \\> 18") == "2. Age > 18"
+    assert unescape("\\*x\\_") == "*x_"
+
+
+def _words(text: str) -> set[str]:
+    return set(re.findall(r"\w+", text.casefold()))
+
+
+def _tree_words(sections: list[CriteriaSection]) -> set[str]:
+    out: set[str] = set()
+
+    def walk(items: list[Criterion]) -> None:
+        for c in items:
+            out.update(_words(c.text))
+            walk(c.items)
+
+    for s in sections:
+        out.update(_words(s.heading or ""))
+        walk(s.items)
+    return out
+
+
+HEADINGS = ["Inclusion Criteria:", "Exclusion Criteria", "Group 2", "DISEASE CHARACTERISTICS:",
+            "Patients must meet all of the following criteria:"]
+_LINE = st.one_of(
+    st.sampled_from([*HEADINGS, "Hepatic:", ""]),
+    st.builds(lambda ind, mark, words: f"{' ' * ind}{mark}{' '.join(words)}",
+              st.integers(0, 6), st.sampled_from(["", "* ", "- ", "1. ", "2) ", "a. ", "• "]),
+              st.lists(st.sampled_from(["age", "of", "18", "Prior", "therapy:", "with", "and", "cancer", "≥",
+                                        "following", "any", "HIV", "(HbA1c)", "Note:"]), min_size=1, max_size=8)),
 )
-def test_heading_forms(heading: str) -> None:
-    inclusion, exclusion = split_criteria(f"Inclusion Criteria:\n\n* a\n\n{heading}\n\n* b")
-    assert (inclusion, exclusion) == (["a"], ["b"])
 
 
-def test_heading_with_text_on_the_same_line() -> None:
-    inclusion, exclusion = split_criteria("Inclusion criteria: adults with asthma\nExclusion criteria: smokers")
-    assert (inclusion, exclusion) == (["adults with asthma"], ["smokers"])
-
-
-def test_qualified_sub_headings_keep_their_context() -> None:
-    text = (
-        "Inclusion Criteria:\n\n* a\n\nSpecific inclusion criteria for lung transplant patients:\n\n* b\n\n"
-        "Specific exclusion criteria for lung transplant patients:\n\n* c"
-    )
-    inclusion, exclusion = split_criteria(text)
-    assert inclusion == ["a", "Specific inclusion criteria for lung transplant patients:", "b"]
-    assert exclusion == ["Specific exclusion criteria for lung transplant patients:", "c"]
-
-
-def test_sentences_mentioning_criteria_are_items_not_headings() -> None:
-    text = (
-        "Exclusion Criteria:\n\n"
-        "* With unlisted exclusion criteria but are considered not suitable by researchers.\n"
-        "* Patients may not be enrolled if any of the following exclusion criteria are present:\n"
-        "* Meets DSM-5 criteria for schizophrenia"
-    )
-    inclusion, exclusion = split_criteria(text)
-    assert inclusion == []
-    assert len(exclusion) == 3
-
-
-def test_text_without_headings_is_inclusion_and_bare_markers_dropped() -> None:
-    assert split_criteria("Adults over 18\n* healthy\n-") == (["Adults over 18", "healthy"], [])
-    assert split_criteria("Inclusion Criteria:\n\n* x\n\nExclusion Criteria:\n\n-") == (["x"], [])
-    assert split_criteria(None) == ([], [])
-    assert split_criteria("") == ([], [])
-
-
-def test_helpers() -> None:
-    assert unescape(r"2\. BMI \> 40") == "2. BMI > 40"
-    assert clean_item("  3.   Some   item ") == "Some item"
-    assert clean_item("iv) roman") == "roman"
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_LINE, max_size=25))
+def test_no_text_is_lost(lines: list[str]) -> None:
+    """Every word of the criteria is in the tree (a heading with nothing under it may be left out:
+    the verbatim text beside the tree keeps it)."""
+    text = "\n".join(lines)
+    sections = parse_criteria(text)
+    said = "\n".join(clean_item(line) for line in lines if line not in HEADINGS)  # list markers are order
+    assert _words(said) <= _tree_words(sections)
+    for s in sections:
+        assert s.items  # a section is never empty

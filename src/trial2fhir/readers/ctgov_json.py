@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from trial2fhir.errors import RecordError
 from trial2fhir.model import NCT_ID_PATTERN, Age, Source, Trial
 from trial2fhir.readers.base import ReadResult
-from trial2fhir.readers.criteria import split_criteria
+from trial2fhir.readers.criteria import parse_criteria
 
 FORMAT = "ctgov-api-v2-json"
 _NCT_RE = re.compile(NCT_ID_PATTERN)
@@ -304,12 +304,10 @@ def _outcomes(m: _Node) -> Fields:
 
 def _eligibility(m: _Node) -> Fields:
     criteria = m.text("eligibilityCriteria")
-    inclusion, exclusion = split_criteria(criteria)
     return {
         "eligibility": {
             "criteria": criteria,
-            "inclusion": inclusion,
-            "exclusion": exclusion,
+            "criteria_sections": parse_criteria(criteria),
             "sex": m.text("sex"),
             "gender_based": m.raw("genderBased"),
             "gender_description": m.text("genderDescription"),

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from trial2fhir.errors import RecordError
 from trial2fhir.model import NCT_ID_PATTERN, Source, Trial
 from trial2fhir.readers.base import ReadResult
-from trial2fhir.readers.criteria import split_criteria
+from trial2fhir.readers.criteria import parse_criteria
 from trial2fhir.readers.ctgov_json import parse_age
 
 FORMAT = "ctgov-classic-xml"
@@ -506,12 +506,10 @@ def _age(e: _El, path: str) -> Any:
 def _eligibility(r: _El) -> Fields:
     e = r.find("eligibility")
     criteria = e.block("criteria")
-    inclusion, exclusion = split_criteria(criteria)
     return {
         "eligibility": {
             "criteria": criteria,
-            "inclusion": inclusion,
-            "exclusion": exclusion,
+            "criteria_sections": parse_criteria(criteria),
             "sex": e.code("gender", GENDER),
             "gender_based": e.flag("gender_based"),
             "gender_description": e.text("gender_description"),

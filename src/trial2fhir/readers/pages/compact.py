@@ -54,7 +54,7 @@ from trial2fhir.model import (
     Trial,
 )
 from trial2fhir.readers.base import ReadResult, decode_text
-from trial2fhir.readers.criteria import clean_item, is_item_start
+from trial2fhir.readers.criteria import parse_criteria
 
 # --- Vocabulary: ClinicalTrials.gov Data API v2 enums (ctg-oas-v2.yaml 2.0.5) ---------------------
 
@@ -196,7 +196,6 @@ _PHONE = re.compile(r"^\+?[\d(][\d\s().\-/]{4,}\d(?:\s*(?:ext\.?|x|#)\s*(\d+))?$
 _PLACE = re.compile(r"^([^,]+),\s*([^,]*),\s*(?:([^,]*),\s*)?([^,]+)$")  # City, State, [Zip,] Country
 _PHONE_EXT = re.compile(r"\s*(?:ext\.?|x|#)\s*\d+$", re.IGNORECASE)
 _IDENT = re.compile(r"^Identifier (Type|Source|Link):\s*(.*)$")
-_CRITERIA = re.compile(r"^(inclusion|exclusion)\s+criteria:?$", re.IGNORECASE)
 _TIME_FRAME = re.compile(r"^Time\s*Frame:?\s*(.*)$", re.IGNORECASE)
 
 
@@ -575,33 +574,10 @@ def _eligibility(ctx: Ctx, lines: list[Line]) -> Unplaced:
     values, unplaced = _assign_by_shape(solid[cut:], tail_fields)
     for key, value in values.items():
         setattr(ctx.eligibility, key, value)
-    blocks: dict[str, list[str]] = {"inclusion": [], "exclusion": []}
-    before: list[str] = []
-    current: list[str] | None = None
-    for line in solid[:cut]:
-        m = _CRITERIA.match(line.text)
-        if m:
-            current = blocks[m.group(1).lower()]
-        elif current is None:
-            before.append(line.text)
-        else:
-            current.append(line.text)
-    parts = ["\n".join(before)] if before else []
-    for kind, items in blocks.items():
-        if items:
-            parts.append(f"{kind.capitalize()} Criteria:\n\n" + "\n".join(items))
-    ctx.eligibility.criteria = "\n\n".join(parts) or None
-    ctx.eligibility.inclusion = [t for t in map(_item, before + blocks["inclusion"]) if t]
-    ctx.eligibility.exclusion = [t for t in map(_item, blocks["exclusion"]) if t]
+    # The page's criteria lines are the text, verbatim; the tree comes from the one criteria parser.
+    ctx.eligibility.criteria = "\n".join(line.text for line in solid[:cut]) or None
+    ctx.eligibility.criteria_sections = parse_criteria(ctx.eligibility.criteria)
     return unplaced
-
-
-def _item(line: str) -> str:
-    """One criterion: a bullet followed by a number (``* 2\\. text``) loses both markers."""
-    text = clean_item(line)
-    if line.lstrip()[:1] in ("*", "-", "\u2022") and is_item_start(text):
-        text = clean_item(text)
-    return text
 
 
 def _sponsor_entries(lines: list[Line]) -> tuple[list[tuple[Sponsor, str | None]], Unplaced]:

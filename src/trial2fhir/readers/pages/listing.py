@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 
 from trial2fhir.model import SourceFormat, Trial
 from trial2fhir.readers.base import ReadResult
-from trial2fhir.readers.criteria import clean_item, is_item_start
+from trial2fhir.readers.criteria import is_item_start, parse_criteria
 from trial2fhir.readers.pages.text import (
     SEX,
     SEX_ALIASES,
@@ -195,36 +195,23 @@ _CRITERIA_HEADING = re.compile(r"\s*(inclusion|exclusion)\s+criteria\s*:?\s*", r
 
 
 def _eligibility(draft: Draft, block: list[Line]) -> None:
-    """Inclusion / Exclusion lists; lines before a heading count as inclusion (as split_criteria)."""
-    groups: dict[str, list[str]] = {"inclusion": [], "exclusion": []}
-    current = "inclusion"
+    """The criteria lines, hard wraps joined, are the text; the tree comes from parse_criteria."""
+    out: list[str] = []
     run: list[str] = []
     for line in [*block, Line(0, "")]:
-        heading = _CRITERIA_HEADING.fullmatch(line.text)
-        if heading or line.no == 0:
-            groups[current].extend(join_wrapped(run))
+        if _CRITERIA_HEADING.fullmatch(line.text) or line.no == 0:
+            out.extend(join_wrapped(run))
             run = []
-            current = heading.group(1).lower() if heading else current
+            if line.no:
+                out.append(line.text.strip())
         else:
             run.append(line.text)
-    inclusion = [item for item in (clean_item(i) for i in groups["inclusion"]) if item]
-    exclusion = [item for item in (clean_item(i) for i in groups["exclusion"]) if item]
-    if not inclusion and not exclusion:
+    text = "\n".join(out).strip()
+    if not text:
         return
     first = block[0]
-    draft.put("eligibility.inclusion", inclusion, first)
-    draft.put("eligibility.exclusion", exclusion, first)
-    draft.put("eligibility.criteria", criteria_text(inclusion, exclusion), first)
-
-
-def criteria_text(inclusion: list[str], exclusion: list[str]) -> str:
-    """The criteria as registries write them, so :func:`split_criteria` gives the items back."""
-    parts = []
-    if inclusion:
-        parts.append("Inclusion Criteria:\n\n" + "\n".join(f"* {item}" for item in inclusion))
-    if exclusion:
-        parts.append("Exclusion Criteria:\n\n" + "\n".join(f"* {item}" for item in exclusion))
-    return "\n\n".join(parts)
+    draft.put("eligibility.criteria", text, first)
+    draft.put("eligibility.criteria_sections", [s.model_dump() for s in parse_criteria(text)], first)
 
 
 def join_wrapped(lines: list[str]) -> list[str]:

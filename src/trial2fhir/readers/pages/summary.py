@@ -19,7 +19,7 @@ from typing import Any
 
 from trial2fhir.model import SourceFormat, Trial
 from trial2fhir.readers.base import ReadResult
-from trial2fhir.readers.criteria import split_criteria
+from trial2fhir.readers.criteria import parse_criteria
 from trial2fhir.readers.pages.text import (
     RECRUITMENT_STATUS,
     SEX,
@@ -257,11 +257,9 @@ def _eligibility(draft: Draft, block: list[Line]) -> None:
     text = paragraphs(block)
     if text is None:
         return
-    inclusion, exclusion = split_criteria(text)
     first = next(line for line in block if line.text.strip())
     draft.put("eligibility.criteria", text, first)
-    draft.put("eligibility.inclusion", inclusion, first)
-    draft.put("eligibility.exclusion", exclusion, first)
+    draft.put("eligibility.criteria_sections", [s.model_dump() for s in parse_criteria(text)], first)
 
 
 _SITE = re.compile(r"-\s+(?:(?P<facility>.+?)\s+[—–]\s+)?(?P<place>[^()]+?)(?:\s*\((?P<status>[^()]+)\))?")
