@@ -21,6 +21,21 @@ age = st.builds(m.Age, value=st.integers(0, 120), unit=enum(["Years", "Months", 
 contact = st.builds(m.Contact, name=opt_text, role=st.none() | enum(["CONTACT", "PRINCIPAL_INVESTIGATOR"]),
                     phone=opt_text, phone_ext=opt_text, email=opt_text)
 
+# The criteria tree as the parser builds it: sections of criteria, lead-ins down to four levels.
+criterion = st.recursive(
+    st.builds(m.Criterion, text=text),
+    lambda inner: st.builds(m.Criterion, text=text, combination=enum(["all-of", "any-of"]),
+                            items=st.lists(inner, min_size=1, max_size=2)),
+    max_leaves=4,
+).filter(lambda c: _depth(c) <= 4)
+criteria_sections = st.lists(st.builds(m.CriteriaSection, side=enum(["inclusion", "exclusion", "unspecified"]),
+                                       heading=opt_text, items=st.lists(criterion, max_size=3)), max_size=2)
+
+
+def _depth(c: m.Criterion) -> int:
+    return 1 + max((_depth(i) for i in c.items), default=0)
+
+
 url = st.from_regex(r"https://[a-z]{1,12}\.org/[a-z0-9/]{0,20}", fullmatch=True)
 
 # Dependent fields (an ID's type, an organization's class) come with what they qualify, as in
@@ -79,7 +94,7 @@ trials = st.builds(
         for k in ("primary", "secondary", "other")
     }),
     eligibility=st.builds(
-        m.Eligibility, criteria=opt_text, inclusion=words, exclusion=words,
+        m.Eligibility, criteria=opt_text, criteria_sections=criteria_sections,
         sex=st.none() | enum(["ALL", "FEMALE", "MALE"]), minimum_age=st.none() | age, maximum_age=st.none() | age,
         healthy_volunteers=opt_bool, std_ages=st.lists(enum(["CHILD", "ADULT", "OLDER_ADULT"]), unique=True),
     ),

@@ -75,7 +75,7 @@ TARGETS: dict[str, Target[Any]] = _registry(
                      release="R5", bundle=fhir_r5.bundle, mapping_set=fhir_r5.mapping_set),
     FhirBundleTarget("fhir-r4b", "fhir-r4b.json", "FHIR R4B transaction Bundle (ResearchStudy, Group, ...)",
                      release="R4B", bundle=fhir_r4b.bundle, mapping_set=fhir_r4b.mapping_set,
-                     version_tag=b'"code": "4.3.0"'),
+                     version_tag=b'"4.3.0"'),
 )
 
 __all__ = ["TARGETS", "Doc", "SplitsToNdjson", "Target", "TargetNotReady"]

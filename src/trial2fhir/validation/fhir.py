@@ -33,6 +33,13 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 TYPO_BEFORE = "[0-9]{1,9}})?$"
 TYPO_AFTER = "[0-9]{1,9})?$"
 
+# HL7 R4B fhir.schema.json, string and markdown: "^[ \\r\\n\\t\\S]+$" (66 occurrences), the XML Schema
+# regex of the spec, where \s is only space, tab, CR and LF, so the class is any character. In a JSON
+# Schema (ECMA 262) \s is every Unicode space, and the same text refuses a no-break space, common in
+# registry text. R5's schema writes the intent, "^[\\s\\S]+$"; R4B's is read the same way.
+XSD_STRING_BEFORE = r'"^[ \\r\\n\\t\\S]+$"'
+XSD_STRING_AFTER = r'"^[\\s\\S]+$"'
+
 # Required binding not expressed by the JSON Schema nor the model (both accept any code string):
 # ResearchStudy/PlanDefinition/EvidenceVariable.status -> ValueSet publication-status (R5 and R4B).
 PUBLICATION_STATUS = frozenset({"draft", "active", "retired", "unknown"})
@@ -94,9 +101,15 @@ def correct_known_typos(text: str) -> tuple[str, int]:
     return text.replace(TYPO_BEFORE, TYPO_AFTER), text.count(TYPO_BEFORE)
 
 
+def correct_xsd_string_pattern(text: str) -> tuple[str, int]:
+    """R4B's string pattern in its XML Schema meaning (any character); the text and how many were replaced."""
+    return text.replace(XSD_STRING_BEFORE, XSD_STRING_AFTER), text.count(XSD_STRING_BEFORE)
+
+
 def load_schema(path: Path | str) -> dict[str, Any]:
     """Parse the schema file with the known typos corrected in memory (the file is never written)."""
     text, _ = correct_known_typos(Path(path).read_text(encoding="utf-8"))
+    text, _ = correct_xsd_string_pattern(text)
     schema: dict[str, Any] = json.loads(text)
     return schema
 
