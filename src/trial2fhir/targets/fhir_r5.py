@@ -1,13 +1,15 @@
 """FHIR R5: the mapping set ``mappings/fhir-r5/`` applied to a trial, packed as a transaction Bundle.
 
-Every entry is a conditional create (``POST`` with ``ifNoneExist`` on the resource's business
-identifier), and every fullUrl is a deterministic ``urn:uuid``, so the same trial always gives the
-same bytes and loading a bundle twice creates nothing new.
+Every entry is a conditional update (``PUT Type?identifier=system|value``) on the resource's
+business identifier, and every fullUrl is the deterministic ``urn:uuid`` of that identity, so the
+same trial always gives the same bytes, a shared sponsor or site is one resource on the server,
+and loading an updated record updates in place (docs/fhir-identity.md).
 """
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import orjson
 
@@ -16,32 +18,20 @@ from trial2fhir.mapping.resources import forward, reverse
 from trial2fhir.model import Trial
 
 TARGET = "fhir-r5"
-URI_SYSTEM = "urn:ietf:rfc:3986"  # FHIR's system for an identifier whose value is itself a URI
 
 
 def mapping_set() -> MappingSet:
     return load_target(TARGET)
 
 
-def _with_identifier(resource: dict[str, Any], full_url: str) -> tuple[dict[str, Any], str]:
-    """The resource, given its fullUrl as identifier when the mapping set none, and its search key."""
-    for ident in resource.get("identifier", []):
-        if ident.get("system") and ident.get("value"):
-            return resource, f"identifier={ident['system']}|{ident['value']}"
-    ident = {"system": URI_SYSTEM, "value": full_url}
-    head = {k: resource[k] for k in ("resourceType", "id")}
-    rest = {k: v for k, v in resource.items() if k not in head}
-    return {**head, "identifier": [ident], **rest}, f"identifier={URI_SYSTEM}|{full_url}"
-
-
 def bundle(trial: Trial) -> dict[str, Any]:
     entries = []
     for w in forward(mapping_set(), trial):
-        resource, search = _with_identifier(w.resource, w.full_url)
+        search = quote(f"{w.identity.system}|{w.identity.value}", safe=":/|-._~")
         entries.append({
             "fullUrl": w.full_url,
-            "resource": resource,
-            "request": {"method": "POST", "url": w.mapping.resource, "ifNoneExist": search},
+            "resource": w.resource,
+            "request": {"method": "PUT", "url": f"{w.mapping.resource}?identifier={search}"},
         })
     return {"resourceType": "Bundle", "id": f"{trial.nct_id}-bundle", "type": "transaction", "entry": entries}
 
