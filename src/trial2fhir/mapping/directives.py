@@ -31,6 +31,7 @@ _WHERE = re.compile(r"^\s*([A-Za-z_][\w.]*)\s+in\s+([A-Za-z_][\w.]*)\s*$")
 @dataclass
 class Context:
     codes: dict[str, CodeMap] = field(default_factory=dict)
+    links: dict[str, str] = field(default_factory=dict)  # reverse: slot fullUrl -> fullUrl read in a reference
 
 
 Emit = Callable[[Any, Scope, Context], Any]
@@ -130,11 +131,9 @@ def parse_template(template: str, text: str) -> dict[str, str] | None:
 
 def from_forward(node: dict[str, Any], scope: Scope, ctx: Context) -> Any:
     value = paths.get(scope, node["from"])
-    if value in (None, "", []):
-        # A required element of the target (R4B ResearchStudy.status) still needs a value.
-        return node.get("default")
-    value = _forward_transforms(node, value, ctx)
-    return node.get("default") if value is None else value
+    if value in (None, "", []) and "default" in node:
+        value = node["default"]  # a view only (invert: false): the default is not trial data
+    return None if value in (None, "", []) else _forward_transforms(node, value, ctx)
 
 
 def from_reverse(node: dict[str, Any], value: Any, scope: Scope, ctx: Context) -> None:

@@ -31,6 +31,7 @@ from trial2fhir.mapping.directives import (
     template_fields,
 )
 from trial2fhir.mapping.fragments import FragmentError, Library, expand, load_library
+from trial2fhir.mapping.identity import IdentitySpec, parse_spec
 from trial2fhir.model import Trial
 
 PROJECT = Path(__file__).resolve().parents[3]
@@ -61,6 +62,8 @@ class Mapping:
     var: str = "item"
     when: str | None = None
     losses: list[Loss] = field(default_factory=list)
+    identity: IdentitySpec | None = None
+    within: tuple[str, str] | None = None  # (outer list path, its loop variable): each is inside its items
 
 
 # --- source side: the Trial model --------------------------------------------------------------
@@ -185,11 +188,11 @@ class _Checker:
             self.fail(f"{rule}.lookup", f"unknown code map {node['lookup']!r} (have: {', '.join(sorted(self.codes))})")
         if "cast" in node and node["cast"] not in CASTS:
             self.fail(f"{rule}.cast", f"unknown cast {node['cast']!r}")
-        if "default" in node and ("from" not in node or node.get("invert") is not False):
-            self.fail(f"{rule}.default", "a default stands for a value the trial lacks: it goes with 'from' "
-                      "and 'invert: false'")
         if ("as" in node or "where" in node) and "each" not in node:
             self.fail(rule, "'as' and 'where' go with 'each'")
+        if "default" in node and ("from" not in node or node.get("invert") is not False):
+            self.fail(f"{rule}.default", "'default' goes with 'from' in a view of data held elsewhere: "
+                      "add 'invert: false'")
         if "where" in node and node.get("invert") is not False:
             self.fail(f"{rule}.where", "a filtered 'each' is a view of data held elsewhere: add 'invert: false'")
         kind = values[0]
@@ -278,6 +281,8 @@ def load_mapping(
     return Mapping(
         name=doc["mapping"], file=str(path), resource=doc["target"]["resource"], rules=doc["rules"], id=doc["id"],
         each=doc.get("each"), var=doc.get("as", "item"), when=doc.get("when"), losses=losses,
+        identity=parse_spec(doc.get("identity")),
+        within=(doc["within"]["each"], doc["within"]["as"]) if "within" in doc else None,
     )
 
 
@@ -289,14 +294,25 @@ def _check_document(file: str, doc: Any, codes: dict[str, CodeMap] | None = None
         raise MappingError(file, "target.resource", f"unknown {target['release']} resource {target['resource']!r}")
     check = _Checker(file, codes if codes is not None else load_code_maps(MAPPINGS / "codes"))
     variables: dict[str, Any] = {}
+    if "within" in doc:
+        item_type, is_list = check.source("within.each", doc["within"]["each"], {})
+        if not is_list:
+            check.fail("within.each", f"{doc['within']['each']!r} is not a list on Trial")
+        variables[doc["within"]["as"]] = (item_type, False)
     if "each" in doc:
-        item_type, is_list = check.source("each", doc["each"], {})
+        item_type, is_list = check.source("each", doc["each"], variables)
         if not is_list:
             check.fail("each", f"{doc['each']!r} is not a list on Trial")
         variables[doc.get("as", "item")] = (item_type, False)
     if "when" in doc:
         check.source("when", doc["when"], variables)
     check.directive("id", {"template": doc["id"]}, None, variables)
+    identity = doc.get("identity") or {}
+    for i, alternative in enumerate(identity.get("key", [])):
+        for j, part in enumerate(alternative):
+            check.directive(f"identity.key[{i}][{j}]", {"template": part}, None, variables)
+    if "value" in identity:
+        check.directive("identity.value", {"template": identity["value"]}, None, variables)
     check.node("rules", doc["rules"], model, variables)
     return check
 
