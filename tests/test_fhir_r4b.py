@@ -324,3 +324,75 @@ def test_r4b_string_pattern_is_read_as_xml_schema_means_it() -> None:
     assert XSD_STRING_AFTER.strip("\"") in locate_schema("R5").read_text(encoding="utf-8")  # HL7 in R5
     assert validate_resource({"resourceType": "Organization", "id": "x", "name": "a\xa0b"}, "R4B") == []
     assert validate_resource({"resourceType": "Organization", "id": "x", "name": ""}, "R4B")
+
+
+# --- identity (docs/fhir-identity.md): the R5 keys, reused from mapping data -----------------------
+
+
+def dev(name: str) -> Trial:
+    from tests.conftest import shared_files
+
+    files = shared_files(name)
+    if not files:
+        pytest.skip(f"../shared/ctgov-dev/{name} is absent")
+    (trial,) = records(files[0])
+    return trial
+
+
+def r4b_entries(trial: Trial, rtype: str) -> list[dict[str, Any]]:
+    return [e for e in written(trial)["entry"] if e["resource"]["resourceType"] == rtype]
+
+
+@pytest.mark.parametrize("path", SAMPLE_FILES, ids=[p.stem for p in SAMPLE_FILES])
+def test_every_entry_is_a_conditional_update_on_its_identifier(path: Path) -> None:
+    from urllib.parse import unquote
+
+    for e in written(sample_trial(path))["entry"]:
+        resource, request = e["resource"], e["request"]
+        assert request["method"] == "PUT"
+        rtype, query = request["url"].split("?identifier=")
+        assert rtype == resource["resourceType"]
+        system, value = unquote(query).split("|", 1)
+        assert {"system": system, "value": value} in [
+            {"system": i.get("system"), "value": i.get("value")} for i in resource["identifier"]
+        ]
+
+
+def test_shared_resources_have_the_r5_identity() -> None:
+    """A server holding both releases' loads, or moving from one to the other, finds the same things."""
+    trial = dev("NCT02513394*")
+    r5 = {e["request"]["url"]: e["fullUrl"] for e in TARGETS["fhir-r5"].build(trial)["entry"]  # type: ignore[index]
+          if e["resource"]["resourceType"] in ("Organization", "Location", "Practitioner")}
+    r4b = {e["request"]["url"]: e["fullUrl"] for t in ("Organization", "Location", "Practitioner")
+           for e in r4b_entries(trial, t)}
+    assert r4b
+    assert r4b == r5
+
+
+def test_a_shared_site_gives_identical_location_entries_in_two_trials() -> None:
+    a, b = dev("NCT02513394*"), dev("NCT04042844*")
+    (clinic_a,) = [e for e in r4b_entries(a, "Location") if e["resource"].get("name") == "Cleveland Clinic"]
+    (clinic_b,) = [e for e in r4b_entries(b, "Location") if e["resource"].get("name") == "Cleveland Clinic"]
+    assert clinic_a == clinic_b
+    for trial in (a, b):
+        study, *sites = [e["resource"] for e in r4b_entries(trial, "ResearchStudy")]
+        assert any(s["site"][0]["reference"] == clinic_a["fullUrl"] for s in sites)
+        assert clinic_a["fullUrl"] in [s["reference"] for s in study["site"]]
+
+
+def test_an_updated_record_updates_rather_than_duplicates() -> None:
+    trial = dev("NCT02513394*")
+    before = {e["request"]["url"]: e["fullUrl"] for e in written(trial)["entry"]}
+    updated = trial.model_copy(update={
+        "status": trial.status.model_copy(update={"overall_status": "COMPLETED"}),
+        "locations": trial.locations[1:],
+    })
+    after = {e["request"]["url"]: e["fullUrl"] for e in written(updated)["entry"]}
+    study = f"ResearchStudy?identifier=https://clinicaltrials.gov|{trial.nct_id}"
+    assert after[study] == before[study]
+    assert resources(written(updated), "ResearchStudy")[0]["status"] == "completed"
+    for url, full_url in after.items():
+        if url.startswith(("Location?", "Organization?", "Practitioner?")):
+            assert full_url == before[url]
+    assert len([u for u in before if u.startswith("Location?")]) - 1 <= len(
+        [u for u in after if u.startswith("Location?")])
