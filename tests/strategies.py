@@ -5,6 +5,7 @@ from __future__ import annotations
 from hypothesis import strategies as st
 
 from trial2fhir import model as m
+from trial2fhir.readers.criteria import MAX_DEPTH
 
 text = st.text(
     alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), min_size=1, max_size=40
@@ -21,21 +22,20 @@ age = st.builds(m.Age, value=st.integers(0, 120), unit=enum(["Years", "Months", 
 contact = st.builds(m.Contact, name=opt_text, role=st.none() | enum(["CONTACT", "PRINCIPAL_INVESTIGATOR"]),
                     phone=opt_text, phone_ext=opt_text, email=opt_text)
 
-# The criteria tree as the parser builds it: sections of criteria, lead-ins down to four levels.
-criterion = st.recursive(
-    st.builds(m.Criterion, text=text),
-    lambda inner: st.builds(m.Criterion, text=text, combination=enum(["all-of", "any-of"]),
-                            items=st.lists(inner, min_size=1, max_size=2)),
-    max_leaves=4,
-).filter(lambda c: _depth(c) <= 4)
-criteria_sections = st.lists(st.builds(m.CriteriaSection, side=enum(["inclusion", "exclusion", "unspecified"]),
-                                       heading=opt_text, items=st.lists(criterion, max_size=3)), max_size=2)
 
 
-def _depth(c: m.Criterion) -> int:
-    return 1 + max((_depth(i) for i in c.items), default=0)
+
+def _criterion(depth: int) -> st.SearchStrategy[m.Criterion]:
+    """Criteria nested as deep as the parser nests them (lead-ins down to MAX_DEPTH levels)."""
+    leaf = st.builds(m.Criterion, text=text)
+    if depth >= MAX_DEPTH:
+        return leaf
+    return leaf | st.builds(m.Criterion, text=text, combination=enum(["all-of", "any-of"]),
+                            items=st.lists(_criterion(depth + 1), min_size=1, max_size=2))
 
 
+criteria_section = st.builds(m.CriteriaSection, side=enum(["inclusion", "exclusion", "unspecified"]),
+                             heading=opt_text, items=st.lists(_criterion(1), min_size=1, max_size=3))
 url = st.from_regex(r"https://[a-z]{1,12}\.org/[a-z0-9/]{0,20}", fullmatch=True)
 
 # Dependent fields (an ID's type, an organization's class) come with what they qualify, as in
@@ -94,7 +94,7 @@ trials = st.builds(
         for k in ("primary", "secondary", "other")
     }),
     eligibility=st.builds(
-        m.Eligibility, criteria=opt_text, criteria_sections=criteria_sections,
+        m.Eligibility, criteria=opt_text, criteria_sections=st.lists(criteria_section, max_size=3),
         sex=st.none() | enum(["ALL", "FEMALE", "MALE"]), minimum_age=st.none() | age, maximum_age=st.none() | age,
         healthy_volunteers=opt_bool, std_ages=st.lists(enum(["CHILD", "ADULT", "OLDER_ADULT"]), unique=True),
     ),

@@ -220,3 +220,78 @@ def test_no_text_is_lost(lines: list[str]) -> None:
     assert _words(said) <= _tree_words(sections)
     for s in sections:
         assert s.items  # a section is never empty
+
+
+def test_sides_of_worded_headings() -> None:
+    for heading, side in [
+        ("Exclusion criteria include:", "exclusion"),
+        ("Subjects who meet any of the following are not eligible for inclusion:", "exclusion"),
+        ("Patients will be included if they meet the following criteria:", "inclusion"),
+        ("Disease Characteristics:", "unspecified"),
+        ("--Prior/Concurrent Therapy--", "unspecified"),
+    ]:
+        (section,) = parse_criteria(f"{heading}\n\n* Age 18 or over")
+        assert (section.side, texts(section.items)) == (side, ["Age 18 or over"]), heading
+
+
+def test_cohort_heading_with_a_qualifier() -> None:
+    text = ("Inclusion Criteria:\n\n* Adults\n\nCohort 1 - NSCLC:\n\n* EGFR mutation\n\n"
+            "Part B (Dose Expansion)\n\n* ECOG 0-1")
+    assert [(s.side, s.heading) for s in parse_criteria(text)] == [
+        ("inclusion", "Inclusion Criteria:"), ("inclusion", "Cohort 1 - NSCLC:"),
+        ("inclusion", "Part B (Dose Expansion)")]
+
+
+def test_decimal_numbering() -> None:
+    (section,) = parse_criteria("Inclusion Criteria:\n1.1 Age 18 or over\n1.2. Signed consent\n2.1 ECOG 0-1")
+    assert texts(section.items) == ["Age 18 or over", "Signed consent", "ECOG 0-1"]
+
+
+def test_misspelt_headings_and_words_that_only_look_alike() -> None:
+    for heading, side in [("Inlcusion Critera:", "inclusion"), ("Exlusion Criteria", "exclusion"),
+                          ("Key Exclusion Citeria", "exclusion")]:
+        (section,) = parse_criteria(f"{heading}\n\n* Age 18 or over")
+        assert (section.side, section.heading) == (side, heading), heading
+    (section,) = parse_criteria("Inclusion Criteria:\n\nCritically ill patients\n\n* Age 18 or over")
+    assert texts(section.items)[0] == "Critically ill patients"  # a caption here, never a heading
+
+
+def test_first_item_on_the_heading_line() -> None:
+    (section,) = parse_criteria("Inclusion Criteria: - Age over 18\n\n  -  Signed consent")
+    assert (section.side, texts(section.items)) == ("inclusion", ["Age over 18", "Signed consent"])
+
+
+def test_old_nci_layout_run_into_its_headings() -> None:
+    text = ("DISEASE CHARACTERISTICS: Histologically confirmed adenocarcinoma\n\n"
+            "PATIENT CHARACTERISTICS: Age: 18 and over\n\nPRIOR CONCURRENT THERAPY: No prior hormonal therapy")
+    assert shape(parse_criteria(text)) == [
+        ("unspecified", "DISEASE CHARACTERISTICS:", ["Histologically confirmed adenocarcinoma"]),
+        ("unspecified", "PATIENT CHARACTERISTICS:", ["Age: 18 and over"]),
+        ("unspecified", "PRIOR CONCURRENT THERAPY:", ["No prior hormonal therapy"]),
+    ]
+
+
+def test_introduction_as_a_bullet_and_lead_in_amid_a_list() -> None:
+    text = ("Inclusion Criteria:\n\n* Participants are eligible to be included in the study only if all of the "
+            "following criteria apply:\n\n  1. Age 18 or over\n  2. Signed consent\n"
+            "* Adequate organ function, defined by the following criteria:\n\n  1. ANC > 1500\n")
+    (section,) = parse_criteria(text)
+    assert section.heading is not None
+    assert section.heading.endswith("only if all of the following criteria apply:")
+    assert texts(section.items) == ["Age 18 or over", "Signed consent",
+                                    "Adequate organ function, defined by the following criteria:"]
+    assert texts(section.items[2].items) == ["ANC > 1500"]
+
+
+def test_word_processor_bullets_and_roman_numbers() -> None:
+    text = "Inclusion Criteria:\n\n\uf0b7 Age 18 or over\n  o ECOG 0-1\n\u25aa Signed consent\nII. Stage II disease"
+    (section,) = parse_criteria(text)
+    assert texts(section.items) == ["Age 18 or over", "Signed consent", "Stage II disease"]
+    assert texts(section.items[0].items) == ["ECOG 0-1"]
+
+
+def test_long_qualified_side_heading() -> None:
+    text = ("Inclusion Criteria:\n\n* Adults\n\nExclusion Criteria for Part 2 (in addition to those for Part 1 "
+            "and the screening period):\n\n* Prior gene therapy")
+    assert [(s.side, texts(s.items)) for s in parse_criteria(text)] == [
+        ("inclusion", ["Adults"]), ("exclusion", ["Prior gene therapy"])]

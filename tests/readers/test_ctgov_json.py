@@ -12,6 +12,7 @@ import orjson
 import pytest
 
 from tests.conftest import shared_files, shared_params
+from tests.readers.criteria_util import all_items, top_items
 from trial2fhir.errors import RecordError
 from trial2fhir.model import Age, Source, Trial
 from trial2fhir.readers import ctgov_json
@@ -329,9 +330,9 @@ def test_spot_values(shared_dir: Path) -> None:
     trial = only_trial(list(read(path.read_bytes(), str(path))))
     study = load(path)["protocolSection"]
     assert trial.eligibility.criteria == study["eligibilityModule"]["eligibilityCriteria"].strip()
-    assert "Radicular symptoms < 3 months duration" in trial.eligibility.exclusion
-    assert "Cauda equina syndrome" in trial.eligibility.exclusion
-    assert len(trial.eligibility.inclusion) == 1
+    assert "Radicular symptoms < 3 months duration" in top_items(trial.eligibility, "exclusion")
+    assert "Cauda equina syndrome" in all_items(trial.eligibility, "exclusion")  # a sub-item of its lead-in
+    assert len(top_items(trial.eligibility, "inclusion")) == 1
 
 
 # --- container forms -------------------------------------------------------------------------

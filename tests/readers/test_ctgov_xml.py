@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import shared_files, shared_params
+from tests.readers.criteria_util import top_items
 from trial2fhir.errors import RecordError
 from trial2fhir.model import Trial
 from trial2fhir.readers import ctgov_xml
@@ -83,9 +84,9 @@ def test_nct04349592(shared_dir: Path) -> None:
     assert e.criteria is not None
     assert e.criteria.startswith("Inclusion Criteria:\n\n  -  Patient is in HMC facility")
     assert "\n\nExclusion Criteria:\n\n" in e.criteria
-    assert len(e.inclusion) == 3
-    assert e.inclusion[1].endswith("(i.e. not as part of Q-PROTECT)")
-    assert "Age <18" in e.exclusion
+    assert len(top_items(e, "inclusion")) == 3
+    assert top_items(e, "inclusion")[1].endswith("(i.e. not as part of Q-PROTECT)")  # a hard wrap joined
+    assert "Age <18" in top_items(e, "exclusion")
     assert (e.sex, str(e.minimum_age), e.maximum_age, e.healthy_volunteers) == ("ALL", "18 Years", None, False)
     assert [(o.name, o.role) for o in t.overall_officials] == [("Tim R Harris", "PRINCIPAL_INVESTIGATOR")]
     assert (t.locations[0].facility, t.locations[0].city, t.locations[0].country) == (

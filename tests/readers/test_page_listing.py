@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import SAMPLES, assert_golden
+from tests.readers.criteria_util import all_items
 from trial2fhir.errors import RecordError
 from trial2fhir.model import Age, Trial
-from trial2fhir.readers.criteria import split_criteria
+from trial2fhir.readers.criteria import parse_criteria
 from trial2fhir.readers.pages import listing
 from trial2fhir.readers.pages.text import (
     parse_age_range,
@@ -74,28 +75,31 @@ def test_sample_facts() -> None:
 def test_sample_criteria() -> None:
     trial, _ = _parse(TEXT)
     elig = trial.eligibility
-    assert len(elig.inclusion) == 45  # 67 lines, 22 of them wrapped continuations
-    assert len(elig.exclusion) == 27
-    # the lead-in sentence is a line of the list and stays an item
-    assert elig.inclusion[0].startswith("Participants must meet all of the following")
-    assert elig.exclusion[0].startswith("Subjects who meet any of the following criteria")
+    inclusion, exclusion = all_items(elig, "inclusion"), all_items(elig, "exclusion")
+    assert len(inclusion) == 37  # 67 lines: 22 wrapped continuations, 8 headings and introductions
+    assert len(exclusion) == 26
+    # the introductions are part of their headings, never criteria
+    headings = [s.heading or "" for s in elig.criteria_sections]
+    assert headings[0].endswith("Participants must meet all of the following inclusion criteria in order to be "
+                                "included in this study")
+    assert headings[-1].startswith("Exclusion Criteria\nSubjects who meet any of the following criteria")
     # hard-wrapped items are joined back
-    assert any(i.endswith("an increase of ≥ 10% in mRSS scores within the past 6 months") for i in elig.inclusion)
+    assert any(i.endswith("an increase of ≥ 10% in mRSS scores within the past 6 months") for i in inclusion)
     assert (
         "The overall extramuscular disease activity VAS score evaluated by the physician is ≥ 2 points "
         "(range 0-10 points); The Health Assessment Questionnaire Disability Index (HAQ-DI) score "
         "evaluated by physicians is ≥ 25 (range 0-3 points)"
-    ) in elig.inclusion
+    ) in inclusion
     # a line starting in lower case after a long unwrapped line is its own item
-    assert elig.exclusion[13].startswith("hepatitis B surface antigen")
-    assert elig.exclusion[-1].startswith("Mental illness patients")
-    # the criteria text has the headings and gives the same items back
+    assert any(i.startswith("hepatitis B surface antigen") for i in exclusion)
+    assert exclusion[-1].startswith("Mental illness patients")
+    # the criteria text has the page's headings and gives the same tree back
     assert elig.criteria is not None
-    assert elig.criteria.startswith("Inclusion Criteria:\n")
-    assert "\nExclusion Criteria:\n" in elig.criteria
-    assert split_criteria(elig.criteria) == (elig.inclusion, elig.exclusion)
+    assert elig.criteria.startswith("Inclusion Criteria\n")  # the page's lines, wraps joined
+    assert "\nExclusion Criteria\n" in elig.criteria
+    assert parse_criteria(elig.criteria) == elig.criteria_sections
     # nothing from the site boilerplate after the list
-    assert not any("Clear my responses" in item or "SITE_NAME" in item for item in elig.exclusion)
+    assert not any("Clear my responses" in item or "SITE_NAME" in item for item in exclusion)
 
 
 # --- sniffing and errors --------------------------------------------------------------------------
@@ -194,14 +198,14 @@ def test_wrapped_criterion_in_exclusion() -> None:
     assert (
         "Patients who have received any investigational cellular product or gene therapy in the past "
         "12 months, or who plan to receive one during the study period"
-    ) in trial.eligibility.exclusion
-    assert "Pregnant or lactating women" in trial.eligibility.exclusion
+    ) in all_items(trial.eligibility, "exclusion")
+    assert "Pregnant or lactating women" in all_items(trial.eligibility, "exclusion")
 
 
 def test_page_without_boilerplate_end_marker() -> None:
     trial, unplaced = _parse(TEXT.split("Clear my responses")[0])
     assert unplaced == []
-    assert trial.eligibility.exclusion[-1].startswith("Mental illness patients")
+    assert all_items(trial.eligibility, "exclusion")[-1].startswith("Mental illness patients")
 
 
 # --- the wrap rule and the shared value parsers ---------------------------------------------------

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import SAMPLES, assert_golden
+from tests.readers.criteria_util import all_items
 from trial2fhir.errors import RecordError
 from trial2fhir.model import Age, Trial
-from trial2fhir.readers.criteria import split_criteria
+from trial2fhir.readers.criteria import parse_criteria
 from trial2fhir.readers.pages import summary
 from trial2fhir.targets import trial_json
 
@@ -100,9 +101,9 @@ def test_sample_criteria_verbatim() -> None:
     start = TEXT.index("Inclusion Criteria:")
     end = TEXT.index("\nWhere this trial is running")
     assert elig.criteria == TEXT[start:end]
-    assert (elig.inclusion, elig.exclusion) == split_criteria(elig.criteria)
-    assert len(elig.inclusion) == 30  # one item per list line
-    assert len(elig.exclusion) == 7
+    assert elig.criteria_sections == parse_criteria(elig.criteria)
+    assert len(all_items(elig, "inclusion")) == 30  # one item per list line
+    assert len(all_items(elig, "exclusion")) == 7
     assert "Show full" not in elig.criteria
 
 

@@ -1,0 +1,286 @@
+"""Typed lines -> the criteria tree: sections, items by indentation and numbering, lead-ins."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from trial2fhir.model import CriteriaSection, CriteriaSide, Criterion
+from trial2fhir.readers.criteria.headings import combination_of, heading_of, is_caption, is_title
+from trial2fhir.readers.criteria.lines import LABEL_FORM, Line, clean_item, dangling, split_lines
+
+_LIST_TAIL = re.compile(r"[,;]\s*\w+$")
+WRAP_MAX = 100  # hard-wrapped registry text is cut well before this column
+
+
+@dataclass
+class _Node:
+    text: str
+    indent: float
+    kind: str = ""
+    number: int | None = None
+    marked: bool = True
+    double: bool = False
+    inner_kind: str = ""
+    content: float = 0
+    children: list[_Node] = field(default_factory=list)
+
+
+@dataclass
+class _Section:
+    side: CriteriaSide
+    heading: str | None
+    explicit: bool  # the heading itself names a side (or no side at all: "Eligibility criteria")
+    items: list[_Node] = field(default_factory=list)
+
+
+class _Builder:
+    def __init__(self) -> None:
+        self.sections: list[_Section] = []
+        self.stack: list[_Node] = []
+        self.last: _Node | None = None  # the item a lazy continuation line would belong to
+
+    # --- sections ----------------------------------------------------------------------------
+
+    def heading(self, text: str, side: CriteriaSide | None) -> None:
+        current = self.sections[-1] if self.sections else None
+        if current is not None and not current.items:
+            if side is None or not current.explicit or current.side in (side, "unspecified"):
+                # consecutive headings ("For the SLE cohort:" / "Inclusion Criteria:") are one
+                current.heading = f"{current.heading}\n{text}" if current.heading else text
+                if side is not None:
+                    current.side, current.explicit = side, True
+                return
+            self.sections.pop()  # a heading with nothing under it: the verbatim text keeps it
+            current = self.sections[-1] if self.sections else None
+        inherited: CriteriaSide = current.side if current is not None else "unspecified"
+        self.sections.append(_Section(side or inherited, text, side is not None))
+        self.stack = []
+        self.last = None
+
+    def section(self) -> _Section:
+        if not self.sections:
+            self.sections.append(_Section("unspecified", None, False))
+        return self.sections[-1]
+
+    # --- items -------------------------------------------------------------------------------
+
+    def add(self, node: _Node) -> None:
+        stack = self.stack
+        if node.marked and node.kind in ("num", "alpha") and node.number and node.number > 1:
+            # numbering continues an open item: that item's sibling, whatever the indentation
+            for depth in range(len(stack) - 1, -1, -1):
+                open_ = stack[depth]
+                if open_.kind == node.kind and open_.number == node.number - 1 and open_.marked:
+                    del stack[depth:]
+                    break
+        while stack and not self._contains(stack[-1], node):
+            stack.pop()
+        parent = stack[-1] if stack else None
+        if parent is not None and parent.double and parent.inner_kind == node.kind == "bullet":
+            stack.pop()  # "* • a" then "  * b": the outer "*" was an artefact; b is a's sibling
+            parent = stack[-1] if stack else None
+        (parent.children if parent is not None else self.section().items).append(node)
+        stack.append(node)
+        self.last = node
+
+    @staticmethod
+    def _contains(parent: _Node, node: _Node) -> bool:
+        if not parent.marked:
+            return node.marked and node.indent >= parent.indent  # an unmarked label's list
+        return node.indent > parent.indent
+
+    def close_labels(self, line: Line, caption: bool) -> None:
+        """An unmarked paragraph ends the lists at or right of its indentation, unless it is a line
+        right under an unmarked label's lines (as pages show them): then it stays under that label."""
+        keep = not line.blank_before and not caption
+        while self.stack and self.stack[-1].indent >= line.indent:
+            top = self.stack[-1]
+            if keep and not top.marked and (not is_title(top.text) or LABEL_FORM.match(line.text)):
+                return
+            self.stack.pop()
+
+
+def _indented_under(line: Line, b: _Builder) -> _Node | None:
+    """The open item an unmarked line is indented to (classic-XML wraps, Markdown paragraphs)."""
+    if line.marked:
+        return None
+    for node in reversed(b.stack):
+        if node.marked and line.indent >= node.content and line.indent > node.indent:
+            return node
+    return None
+
+
+def _lazy(line: Line, previous: Line | None, b: _Builder) -> _Node | None:
+    """The item an unmarked line right below it continues because the line above was cut."""
+    if line.marked or previous is None or line.blank_before or b.last is None:
+        return None
+    above = previous.text
+    if previous.content + len(above) > WRAP_MAX:
+        return None  # a line this long was not wrapped (a page's one line per item)
+    cut = dangling(above) or above.endswith((",", "-", "/", "(")) or above.count("(") > above.count(")")
+    return b.last if cut or line.text[:1].islower() else None
+
+
+# The next number of the item's own list, run into its paragraph: "... 11. Serum ...", "...; and 6) birth"
+_INLINE = r"(?:(?<=[\s.;,)])(?:{n})[.)]\s+(?=[A-Z(\[])|(?<=;)\s*(?:and\s+|or\s+)?(?:{n})[.)]\s+(?=\w))"
+
+
+@lru_cache(maxsize=256)
+def _inline(n: int) -> re.Pattern[str]:
+    return re.compile(_INLINE.format(n=n))
+
+
+def _split_all(nodes: list[_Node]) -> list[_Node]:
+    out: list[_Node] = []
+    for node in nodes:
+        parts = _split_inline(node)
+        parts[-1].children = _split_all(node.children)
+        out.extend(parts)
+    return out
+
+
+def _split_inline(node: _Node) -> list[_Node]:
+    """``10. ALT ... 11. Serum creatinine ...``: consecutive numbers run together in one paragraph."""
+    if node.kind != "num" or node.number is None:
+        return [node]
+    out = [node]
+    n = node.number
+    while True:
+        if str(n + 1) not in out[-1].text:
+            return out
+        m = _inline(n + 1).search(out[-1].text)
+        if not m:
+            return out
+        head, tail = out[-1].text[: m.start()].strip(), out[-1].text[m.end() :].strip()
+        if not head or not tail:
+            return out
+        children, out[-1].children = out[-1].children, []
+        out[-1].text = head
+        n += 1
+        out.append(_Node(tail, node.indent, "num", n, True, content=node.content, children=children))
+
+
+def _adopt(nodes: list[_Node]) -> list[_Node]:
+    """Nest what a flat list (a page without indentation) nests by its wording and numbering: an item
+    ending in ":" takes the siblings it introduces; ``1.`` takes a run of bullets that ``2.`` ends."""
+    out: list[_Node] = []
+    i = 0
+    while i < len(nodes):
+        node = nodes[i]
+        node.children = _adopt(node.children)
+        out.append(node)
+        i += 1
+        if node.children:
+            continue
+        end = _bracketed(nodes, i, node)
+        if end is None and node.text.endswith((":", "\uff1a")):
+            end = i
+            while end < len(nodes) and not _stops(node, nodes[end], bool(end - i)):
+                end += 1
+        if end is not None and end > i:
+            node.children = _adopt(nodes[i:end])
+            i = end
+    return out
+
+
+def _bracketed(nodes: list[_Node], i: int, node: _Node) -> int | None:
+    """The end of a run of other-kind items between ``n.`` and ``n+1.`` (they are n's sub-items)."""
+    if node.number is None or node.kind not in ("num", "alpha"):
+        return None
+    end = i
+    while end < len(nodes) and nodes[end].kind != node.kind and nodes[end].marked:
+        end += 1
+    if end > i and end < len(nodes) and nodes[end].number == node.number + 1:
+        return end
+    return None
+
+
+def _stops(lead: _Node, sib: _Node, taken: bool) -> bool:
+    """Whether a sibling after a lead-in is its peer rather than one of its items."""
+    if lead.kind == sib.kind and lead.number is not None and sib.number == lead.number + 1:
+        return True  # the numbering goes on
+    peer_label = sib.text.endswith((":", "\uff1a")) or (lead.kind == "bullet" and bool(LABEL_FORM.match(sib.text)))
+    if lead.kind == sib.kind and peer_label:
+        return True  # a peer label ("Hepatic:" after "Renal:")
+    return lead.kind == sib.kind != "bullet" and sib.number not in (None, 1) and not taken
+
+
+def _joined(nodes: list[_Node]) -> list[_Node]:
+    """Join an item that ends on a dangling word to the next ("inducers of" / "* CYP3A ...")."""
+    out: list[_Node] = []
+    for node in nodes:
+        node.children = _joined(node.children)
+        prev = out[-1] if out else None
+        if (prev is not None and not prev.children and dangling(prev.text)
+                and not _LIST_TAIL.search(prev.text) and node.text[:1].isupper()):
+            prev.text = f"{prev.text} {node.text}"
+            prev.children = node.children
+            continue
+        out.append(node)
+    return out
+
+
+MAX_DEPTH = 4
+"""Lead-ins nest at most this deep (the FHIR mappings spell the levels out); deeper items follow
+their lead-in as siblings at the last level, so no text is lost."""
+
+
+def _criteria(nodes: list[_Node], depth: int = 1) -> list[Criterion]:
+    out: list[Criterion] = []
+    for node in nodes:
+        text = " ".join(node.text.split())
+        # model_construct: the parser keeps Criterion's rules itself (a text with a word in it, a
+        # combination exactly when there are items) and validating each of thousands costs time
+        if depth >= MAX_DEPTH:
+            out.append(Criterion.model_construct(text=text, combination=None, items=[]))
+            out.extend(_criteria(node.children, depth))
+            continue
+        items = _criteria(node.children, depth + 1)
+        combination = combination_of(text) if items else None
+        out.append(Criterion.model_construct(text=text, combination=combination, items=items))
+    return out
+
+
+def parse_criteria(text: str | None) -> list[CriteriaSection]:
+    """The criteria text as sections of criteria; the text itself stays verbatim beside the tree."""
+    if not text or not text.strip():
+        return []
+    lines = split_lines(text)
+    b = _Builder()
+    previous: Line | None = None
+    for i, line in enumerate(lines):
+        target = _indented_under(line, b)
+        head = heading_of(line) if target is None else None
+        if head is not None and line.marked and len(head[0].split()) > 10 and b.sections and b.sections[-1].items:
+            head = None  # "* ... meet the following criteria:" amid a list is a lead-in, not an introduction
+        if target is None and head is None:
+            target = _lazy(line, previous, b)
+        if target is not None:
+            target.text = f"{target.text} {line.text}"
+        elif head is not None:
+            heading, rest, side = head
+            b.heading(heading, side)
+            rest = clean_item(rest)  # "Inclusion Criteria: - Age over 18"
+            if rest:
+                lead_in = rest.endswith((":", "\uff1a")) or dangling(rest)
+                b.add(_Node(rest, line.indent, marked=not lead_in, content=line.indent + 1))
+                if not lead_in:
+                    b.stack.pop()
+        elif line.marked:
+            b.add(_Node(line.text, line.indent, line.kind, line.number, True, line.double, line.inner_kind,
+                        line.content))
+        else:
+            caption = is_caption(line, lines[i + 1] if i + 1 < len(lines) else None)
+            b.close_labels(line, caption)
+            b.add(_Node(line.text, line.indent, marked=not caption, content=line.indent))
+            if not caption:
+                b.stack.pop()  # a paragraph takes no sub-items by indentation
+        previous = line
+    sections: list[CriteriaSection] = []
+    for section in b.sections:
+        items = _criteria(_joined(_adopt(_split_all(section.items))))
+        if items:
+            sections.append(CriteriaSection.model_construct(side=section.side, heading=section.heading, items=items))
+    return sections
