@@ -2,7 +2,7 @@
 
 A directive is a YAML object with exactly one *value* key (``from``, ``const``, ``template``,
 ``ref``, ``each``, ``rules``) and any of the *modifiers* (``as``, ``lookup``, ``join``, ``contains``,
-``cast``, ``when``, ``where``, ``invert``). The engine only walks nodes and dispatches here.
+``cast``, ``when``, ``where``, ``invert``, ``default``). The engine only walks nodes and dispatches here.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from trial2fhir.mapping.codes import CodeMap
 from trial2fhir.mapping.paths import Holder, Scope
 
 VALUE_KEYS = ("from", "const", "template", "ref", "each", "rules")
-MODIFIERS = ("as", "lookup", "join", "contains", "cast", "when", "where", "invert")
+MODIFIERS = ("as", "lookup", "join", "contains", "cast", "when", "where", "invert", "default")
 DIRECTIVE_KEYS = frozenset(VALUE_KEYS + MODIFIERS)
 VALUE_KEYS_BY_PRIORITY = ("each", "from", "const", "template", "ref", "rules")  # each goes with rules
 # Deterministic urn:uuid fullUrls: the same trial always gives the same bundle, byte for byte.
@@ -31,6 +31,7 @@ _WHERE = re.compile(r"^\s*([A-Za-z_][\w.]*)\s+in\s+([A-Za-z_][\w.]*)\s*$")
 @dataclass
 class Context:
     codes: dict[str, CodeMap] = field(default_factory=dict)
+    links: dict[str, str] = field(default_factory=dict)  # reverse: slot fullUrl -> fullUrl read in a reference
 
 
 Emit = Callable[[Any, Scope, Context], Any]
@@ -140,6 +141,8 @@ def parse_template(template: str, text: str) -> dict[str, str] | None:
 
 def from_forward(node: dict[str, Any], scope: Scope, ctx: Context) -> Any:
     value = paths.get(scope, node["from"])
+    if value in (None, "", []) and "default" in node:
+        value = node["default"]  # a view only (invert: false): the default is not trial data
     return None if value in (None, "", []) else _forward_transforms(node, value, ctx)
 
 

@@ -33,6 +33,7 @@ from trial2fhir.mapping.directives import (
     template_fields,
 )
 from trial2fhir.mapping.fragments import FragmentError, Library, expand, load_library
+from trial2fhir.mapping.identity import IdentitySpec, parse_spec
 from trial2fhir.model import Trial
 from trial2fhir.packaged import data_path
 
@@ -63,6 +64,8 @@ class Mapping:
     var: str = "item"
     when: str | None = None
     losses: list[Loss] = field(default_factory=list)
+    identity: IdentitySpec | None = None
+    within: tuple[str, str] | None = None  # (outer list path, its loop variable): each is inside its items
 
 
 # --- source side: the Trial model --------------------------------------------------------------
@@ -120,9 +123,15 @@ def source_type(
 _ABC = re.compile(r"abc\.(\w+)Type\b")
 
 
+# The fhir.resources package of each FHIR release a mapping file may name in ``target.release``.
+FHIR_PACKAGES = {"R5": "fhir.resources", "R4B": "fhir.resources.R4B"}
+
+
 @cache
 def fhir_class(name: str, module: str | None = None) -> type[BaseModel] | None:
-    for mod in filter(None, (module, f"fhir.resources.{name.lower()}")):
+    """The model class ``name`` of the release ``module`` belongs to (R5 when no module is given)."""
+    package = module.rsplit(".", 1)[0] if module else FHIR_PACKAGES["R5"]
+    for mod in filter(None, (module, f"{package}.{name.lower()}")):
         try:
             cls = getattr(importlib.import_module(mod), name, None)
         except ImportError:
@@ -162,7 +171,8 @@ class FhirModel:
     variables: dict[str, tuple[Any, bool]] = {}  # noqa: RUF012 - read only
 
     def resolve(self, target: dict[str, Any]) -> type[BaseModel] | None:
-        return fhir_class(str(target["resource"]))
+        package = FHIR_PACKAGES.get(str(target.get("release", "R5")), FHIR_PACKAGES["R5"])
+        return fhir_class(str(target["resource"]), f"{package}.{str(target['resource']).lower()}")
 
     def child(self, node: type[BaseModel], key: str) -> tuple[type[BaseModel] | None, bool]:
         return target_child(node, key)
@@ -237,6 +247,9 @@ class _Checker:
             self.fail(f"{rule}.cast", f"unknown cast {node['cast']!r}")
         if ("as" in node or "where" in node) and "each" not in node:
             self.fail(rule, "'as' and 'where' go with 'each'")
+        if "default" in node and ("from" not in node or node.get("invert") is not False):
+            self.fail(f"{rule}.default", "'default' goes with 'from' in a view of data held elsewhere: "
+                      "add 'invert: false'")
         if "where" in node and node.get("invert") is not False:
             self.fail(f"{rule}.where", "a filtered 'each' is a view of data held elsewhere: add 'invert: false'")
         kind = values[0]
@@ -334,6 +347,8 @@ def load_mapping(
         name=doc["mapping"], file=str(path), resource=doc["target"]["resource"], rules=doc["rules"],
         id=doc.get("id", ""),
         each=doc.get("each"), var=doc.get("as", "item"), when=doc.get("when"), losses=losses,
+        identity=parse_spec(doc.get("identity")),
+        within=(doc["within"]["each"], doc["within"]["as"]) if "within" in doc else None,
     )
 
 
@@ -349,8 +364,13 @@ def _check_document(
         raise MappingError(file, "target.resource", f"unknown {target['release']} resource {target['resource']!r}")
     check = _Checker(file, codes if codes is not None else load_code_maps(MAPPINGS / "codes"), target_model)
     variables: dict[str, Any] = dict(target_model.variables)  # names the target binds (``document``)
+    if "within" in doc:
+        item_type, is_list = check.source("within.each", doc["within"]["each"], {})
+        if not is_list:
+            check.fail("within.each", f"{doc['within']['each']!r} is not a list on Trial")
+        variables[doc["within"]["as"]] = (item_type, False)
     if "each" in doc:
-        item_type, is_list = check.source("each", doc["each"], {})
+        item_type, is_list = check.source("each", doc["each"], variables)
         if not is_list:
             check.fail("each", f"{doc['each']!r} is not a list on Trial")
         variables[doc.get("as", "item")] = (item_type, False)
@@ -358,6 +378,12 @@ def _check_document(
         check.source("when", doc["when"], variables)
     if "id" in doc:
         check.directive("id", {"template": doc["id"]}, None, variables)
+    identity = doc.get("identity") or {}
+    for i, alternative in enumerate(identity.get("key", [])):
+        for j, part in enumerate(alternative):
+            check.directive(f"identity.key[{i}][{j}]", {"template": part}, None, variables)
+    if "value" in identity:
+        check.directive("identity.value", {"template": identity["value"]}, None, variables)
     check.node("rules", doc["rules"], model, variables)
     return check
 
