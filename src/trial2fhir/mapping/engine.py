@@ -16,10 +16,12 @@ from trial2fhir.mapping.directives import (
     Context,
     Many,
     is_directive,
+    parse_when,
     ref_url,
     render_template,
     truthy,
     value_key,
+    when_holds,
 )
 from trial2fhir.mapping.paths import Scope
 
@@ -90,7 +92,7 @@ def emit(node: Any, scope: Scope, ctx: Context) -> Any:
         return out or None
     if kind == _DIRECTIVE:
         d, when = shape[2], shape[3]
-        if when is not None and not truthy(paths.get(scope, when)):
+        if when is not None and not when_holds(when, scope):
             return None
         try:
             return d.forward(node, scope, ctx, emit) if d.nested else d.forward(node, scope, ctx)
@@ -157,6 +159,10 @@ def absorb(node: Any, value: Any, scope: Scope, ctx: Context) -> None:
             d.reverse(node, value, scope, ctx, absorb)
         else:
             d.reverse(node, value, scope, ctx)
+        if shape[3] is not None:
+            path, equals, _ = parse_when(shape[3])
+            if equals is not None:  # the element is there, so the equality held
+                paths.put(scope, path, equals)
         return
     if isinstance(value, dict):
         for key, child in node.items():

@@ -23,6 +23,7 @@ import jsonschema.exceptions
 import yaml
 from pydantic import BaseModel
 
+from trial2fhir import __version__
 from trial2fhir.mapping.codes import CodeMap, load_code_maps
 from trial2fhir.mapping.directives import (
     _WHERE,
@@ -30,6 +31,7 @@ from trial2fhir.mapping.directives import (
     DIRECTIVE_KEYS,
     VALUE_KEYS,
     is_directive,
+    parse_when,
     template_fields,
 )
 from trial2fhir.mapping.fragments import FragmentError, Library, expand, load_library
@@ -240,7 +242,11 @@ class _Checker:
         if values not in (["each", "rules"], ["rules"]) and len(values) != 1:
             self.fail(rule, f"a directive takes exactly one of {', '.join(VALUE_KEYS)}; got {values or 'none'}")
         if "when" in node:
-            self.source(f"{rule}.when", node["when"], variables)
+            self.source(f"{rule}.when", parse_when(str(node["when"]))[0], variables)
+        if "escape" in node and ("template" not in node or node.get("invert") is not False):
+            self.fail(f"{rule}.escape", "'escape: xhtml' goes with 'template' in a view (invert: false)")
+        if "pick" in node and (node["pick"] != "display" or "lookup" not in node):
+            self.fail(f"{rule}.pick", "'pick: display' goes with 'lookup' (the code map's display for the code)")
         if "lookup" in node and node["lookup"] not in self.codes:
             self.fail(f"{rule}.lookup", f"unknown code map {node['lookup']!r} (have: {', '.join(sorted(self.codes))})")
         if "cast" in node and node["cast"] not in CASTS:
@@ -375,7 +381,7 @@ def _check_document(
             check.fail("each", f"{doc['each']!r} is not a list on Trial")
         variables[doc.get("as", "item")] = (item_type, False)
     if "when" in doc:
-        check.source("when", doc["when"], variables)
+        check.source("when", parse_when(str(doc["when"]))[0], variables)
     if "id" in doc:
         check.directive("id", {"template": doc["id"]}, None, variables)
     identity = doc.get("identity") or {}
@@ -423,6 +429,7 @@ def load_target(target: str, root: Path = MAPPINGS, model: TargetModel = FHIR) -
     index = _read_yaml(str(index_file), index_file)
     _validate(str(index_file), index, "index")
     library = load_fragments(folder, index.get("fragments", []))
+    library.defines.setdefault("trial2fhir-version", __version__)  # provenance: what wrote the Bundle
     mappings = []
     for entry in index["mappings"]:
         name, params = (entry, None) if isinstance(entry, str) else (entry["file"], entry["with"])

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from trial2fhir.mapping import paths
-from trial2fhir.mapping.directives import Context, ref_url, render_template, truthy
+from trial2fhir.mapping.directives import Context, ref_url, render_template, when_holds
 from trial2fhir.mapping.engine import MappingRunError, absorb, bind_refs, emit
 from trial2fhir.mapping.identity import Identity, disambiguate, identify
 from trial2fhir.mapping.load import Mapping, MappingSet
@@ -44,7 +44,7 @@ def _scopes(m: Mapping, data: dict[str, Any]) -> list[dict[str, Any]]:
             for outer in outers
             for i, item in enumerate(paths.get(outer, m.each) or [], 1)
         ]
-    return [s for s in scopes if m.when is None or truthy(paths.get(s, m.when))]
+    return [s for s in scopes if m.when is None or when_holds(m.when, s)]
 
 
 def forward(ms: MappingSet, trial: Trial) -> list[Written]:
@@ -96,9 +96,9 @@ def _identified(resource: dict[str, Any], identity: Identity) -> dict[str, Any]:
 
 
 def _relink(node: Any, links: dict[str, str]) -> Any:
+    """Slot urn:uuids (from ``ref``, in a reference or a uri such as definitionUri) -> identity fullUrls."""
     if isinstance(node, dict):
-        return {k: links.get(v, v) if k == "reference" and isinstance(v, str) else _relink(v, links)
-                for k, v in node.items()}
+        return {k: links.get(v, v) if isinstance(v, str) else _relink(v, links) for k, v in node.items()}
     if isinstance(node, list):
         return [_relink(v, links) for v in node]
     return node

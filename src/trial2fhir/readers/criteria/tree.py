@@ -287,9 +287,9 @@ def parse_criteria(text: str | None) -> list[CriteriaSection]:
             heads = section.heading.split("\n")
             loose = [h for h in heads if h.isupper() and "CRITERI" not in h]
             if loose:
-                heading = "\n".join(h for h in heads if h not in loose) or None
+                kept: str | None = "\n".join(h for h in heads if h not in loose) or None
                 sections.append(CriteriaSection.model_construct(
-                    side=section.side, heading=heading,
+                    side=section.side, heading=kept,
                     items=[Criterion.model_construct(text=h, items=[]) for h in loose]))
         elif items:
             sections.append(CriteriaSection.model_construct(side=section.side, heading=section.heading, items=items))
