@@ -366,7 +366,9 @@ def test_shared_resources_have_the_r5_identity() -> None:
     r4b = {e["request"]["url"]: e["fullUrl"] for t in ("Organization", "Location", "Practitioner")
            for e in r4b_entries(trial, t)}
     assert r4b
-    assert r4b == r5
+    # every shared R4B resource has its R5 identity; R5 also writes the officials' affiliations as
+    # Organizations, which R4B does not yet (issue #8 follow-up)
+    assert r4b.items() <= r5.items()
 
 
 def test_a_shared_site_gives_identical_location_entries_in_two_trials() -> None:

@@ -8,6 +8,7 @@ both directions.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from trial2fhir.mapping import paths
@@ -237,6 +238,8 @@ def required(node: Any) -> bool:
 def _count(node: Any, conditional: bool) -> int:
     node = _inner(node)
     if is_directive(node):
+        if _label(node) is not None:  # a one-way template's literal text tells its items apart too
+            return 1 if conditional or "when" not in node else 0
         return 1 if "const" in node and (conditional or "when" not in node) else 0
     if not conditional and isinstance(node, dict) and _shape(node)[3]:
         return 0  # constants beside data: the object is dropped when its data is empty
@@ -252,6 +255,9 @@ def matches(node: Any, value: Any) -> bool:
     """
     node = _inner(node)
     if is_directive(node):
+        label = _label(node)
+        if label is not None:
+            return (isinstance(value, str) and bool(label.fullmatch(value))) or ("when" in node and value is None)
         if "const" not in node:
             return True
         return value == node["const"] or ("when" in node and value is None)
@@ -273,6 +279,22 @@ def matches(node: Any, value: Any) -> bool:
                 return False
         return True
     return True
+
+
+_HOLE = re.compile(r"\{[^{}]*\}")
+
+
+def _label(node: dict[str, Any]) -> re.Pattern[str] | None:
+    """For a one-way ``template`` that starts with literal text (``IND.MESH.{#m}``): the pattern its
+    values fit, which tells its items from those of a sibling rule on the way back."""
+    template = node.get("template")
+    if not isinstance(template, str) or node.get("invert") is not False or "from" in node:
+        return None
+    if len(_HOLE.split(template)[0].strip()) < 2:  # only a literal head ("IND.MESH.") is a label
+        return None
+    pattern: re.Pattern[str] = _memo(
+        "label", template, lambda t: re.compile(".*?".join(re.escape(part) for part in _HOLE.split(t)), re.S))
+    return pattern
 
 
 def _split_list(node: list[Any]) -> tuple[list[Any], bool]:
