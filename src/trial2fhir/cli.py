@@ -8,6 +8,7 @@ the same progress bar. Exit codes: 0 all good, 1 a record (or a write) failed, 2
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -291,6 +292,73 @@ def validate_cmd(
     if not result.files:
         _fail(f"no file to validate in {', '.join(clean(i) for i in inputs)}", 1)
     raise typer.Exit(1 if result.problems else 0)
+
+
+# --- load --------------------------------------------------------------------------------------
+
+
+@app.command("load")
+def load_cmd(
+    inputs: Annotated[list[str], typer.Argument(help="Records (as for convert) or written FHIR Bundles, folders, "
+                                                "or - for stdin.", show_default=False)],
+    server: Annotated[str, typer.Option("--server", help="FHIR base URL (http or https; https is verified).")],
+    to: Annotated[str, typer.Option("--to", help="fhir-r5 or fhir-r4b.")] = "fhir-r5",
+    token_env: Annotated[str | None, typer.Option("--token-env", help="Bearer token from this environment "
+                                                  "variable.")] = None,
+    token_file: Annotated[Path | None, typer.Option("--token-file", help="Bearer token from this file.")] = None,
+    header: Annotated[list[str], typer.Option("--header", help="Extra header 'Name: value', repeatable.")] = [],  # noqa: B006
+    batch: Annotated[int, typer.Option("--batch", help="Trials per transaction.")] = 1,
+    timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait for each answer.")] = 30.0,
+    retries: Annotated[int, typer.Option("--retries", help="Retries of a transient fault (timeout, refused, "
+                                         "429, 5xx).")] = 4,
+    retry_budget: Annotated[float, typer.Option("--retry-budget", help="Most seconds spent retrying one "
+                                                "transaction.")] = 60.0,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be sent; send nothing.")] = False,
+    from_: FromOpt = "auto",
+    report: ReportOpt = None,
+    max_file_mb: MaxFileOpt = DEFAULT_MAX_FILE_MB,
+    jobs: JobsOpt = 1,
+    force_jobs: ForceJobsOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Load trials into a FHIR server, each trial (or --batch N trials) one transaction of conditional
+    updates: a second run leaves everything unchanged. Prints created/updated/unchanged/failed per trial.
+
+    Exit 0 when every trial loaded, 1 when any failed (the others still load), 2 on a usage problem.
+    """
+    from trial2fhir import load as loading
+
+    input_format = _input_format(from_)
+    with _stops():
+        if report is not None:
+            check_report_path(report)
+        conn = loading.Connection(server, loading.read_token(token_env, token_file, dict(os.environ)),
+                                  loading.parse_headers(header), timeout_s=timeout, retries=retries,
+                                  retry_budget_s=retry_budget)
+    workers = _jobs(jobs, force_jobs, quiet)
+
+    def show(rec: loading.TrialLoad) -> None:
+        if dry_run and rec.bundle is not None:
+            for line in loading.dry_run_lines(rec):
+                typer.echo(line)
+            return
+        for problem in rec.errors:
+            err(f"error: {problem}", err=True)
+        if not quiet or rec.status == "failed":
+            counts = ", ".join(f"{n} {s}" for s, n in rec.entries.items())
+            typer.echo(clean(f"{rec.status} {rec.nct_id or rec.label}" + (f" ({counts})" if counts else "")))
+
+    result: loading.LoadReport = _run("loading", inputs, quiet, lambda hook: loading.load(
+        inputs, conn, target=to, batch=batch, dry_run=dry_run, input_format=input_format,
+        max_file_mb=max_file_mb, jobs=workers, progress=hook, on_trial=show))
+    _write_report(report, result.to_dict())
+    _print_inputs(result.skipped_files, result.notes, quiet)
+    if not quiet:
+        s = result.summary()
+        verb = "would load" if dry_run else "loaded"
+        err(f"{verb} {len(result.records)} trial(s) into {clean(conn.server)}: " + ", ".join(f"{n} {k}" for k, n in
+            s.items()), err=True)
+    _finish(result, len(result.records), inputs)
 
 
 # --- roundtrip ---------------------------------------------------------------------------------
