@@ -25,6 +25,10 @@ contact = st.builds(m.Contact, name=opt_text, role=st.none() | enum(["CONTACT", 
 
 
 
+IPD_INFO_TYPES = ["STUDY_PROTOCOL", "SAP", "ICF", "CSR", "ANALYTIC_CODE"]
+EA_TYPES = ["INDIVIDUAL", "INTERMEDIATE", "TREATMENT"]
+
+
 def _criterion(depth: int) -> st.SearchStrategy[m.Criterion]:
     """Criteria nested as deep as the parser nests them (lead-ins down to MAX_DEPTH levels)."""
     leaf = st.builds(m.Criterion, text=text)
@@ -125,7 +129,9 @@ _complete = st.fixed_dictionaries({
     "available_ipds": _ipds,
     "ipd_sharing": st.none() | st.builds(
         m.IpdSharing, sharing=st.none() | enum(["YES", "NO", "UNDECIDED"]), description=opt_text,
-        info_types=st.lists(enum(["STUDY_PROTOCOL", "SAP", "ICF", "CSR", "ANALYTIC_CODE"]), max_size=3, unique=True),
+        # a set of flags (PRS writes one yes/no element each): in the API's enum order, as registries give it
+        info_types=st.lists(enum(IPD_INFO_TYPES), max_size=3, unique=True).map(
+            lambda v: sorted(v, key=IPD_INFO_TYPES.index)),
         time_frame=opt_text, access_criteria=opt_text, url=st.none() | url),
     "documents": st.none() | st.builds(m.Documents, no_sap=opt_bool, large_docs=st.lists(st.builds(
         m.LargeDocument, type_abbrev=st.none() | enum(["Prot", "SAP", "ICF", "Prot_SAP"]), has_protocol=opt_bool,
@@ -148,7 +154,8 @@ _status_rest = st.fixed_dictionaries({
                                              nct_id=st.none() | nct, status=st.none() | enum(["AVAILABLE"])),
 })
 _design_rest = st.fixed_dictionaries({
-    "expanded_access_types": st.lists(enum(["INDIVIDUAL", "INTERMEDIATE", "TREATMENT"]), max_size=3, unique=True),
+    "expanded_access_types": st.lists(enum(EA_TYPES), max_size=3, unique=True).map(  # a set: in enum order
+        lambda v: sorted(v, key=EA_TYPES.index)),
     "n_ptrs_to_this_exp_acc_nct_id": st.none() | st.integers(0, 9),
     "bio_spec": st.none() | st.builds(m.BioSpec, retention=st.none() | enum(["SAMPLES_WITH_DNA", "NONE_RETAINED"]),
                                       description=opt_text),

@@ -275,11 +275,12 @@ def validate_cmd(
     with _stops():
         if report is not None:
             check_report_path(report)
-        for t in [TARGETS[target]] if target else TARGETS.values():
-            t.ready()
+        if target:  # auto: each file's own target is checked when a file of it is met
+            TARGETS[target].ready()
     workers = _jobs(jobs, force_jobs, quiet)
-    result = _run("validating", inputs, quiet, lambda hook: validate_inputs(
-        inputs, target, jobs=workers, max_file_mb=max_file_mb, progress=hook))
+    with _stops():  # in auto mode a file's target is first checked when a file of it is met
+        result = _run("validating", inputs, quiet, lambda hook: validate_inputs(
+            inputs, target, jobs=workers, max_file_mb=max_file_mb, progress=hook))
     _write_report(report, result.to_dict())
     for problem in result.problems:
         err(str(problem), err=True)

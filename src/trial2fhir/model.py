@@ -89,6 +89,16 @@ class Identification(_Model):
     organization_class: str | None = None
 
 
+class ExpandedAccessInfo(_Model):
+    """Whether an expanded-access record exists for this (investigational) trial (API v2 statusModule)."""
+
+    has_expanded_access: bool | None = None
+    nct_id: Annotated[str, Field(pattern=NCT_ID_PATTERN)] | None = Field(
+        default=None, description="The NCT ID of the expanded-access record."
+    )
+    status: str | None = Field(default=None, description="API v2 ExpandedAccessStatus, e.g. AVAILABLE.")
+
+
 class Status(_Model):
     overall_status: str | None = Field(default=None, description="API v2 Status, e.g. RECRUITING.")
     last_known_status: str | None = None
@@ -115,14 +125,6 @@ class Status(_Model):
     expanded_access: ExpandedAccessInfo | None = None
 
 
-class ExpandedAccessInfo(_Model):
-    """Whether an expanded-access record exists for this (investigational) trial (API v2 statusModule)."""
-
-    has_expanded_access: bool | None = None
-    nct_id: Annotated[str, Field(pattern=NCT_ID_PATTERN)] | None = Field(
-        default=None, description="The NCT ID of the expanded-access record."
-    )
-    status: str | None = Field(default=None, description="API v2 ExpandedAccessStatus, e.g. AVAILABLE.")
 
 
 class Sponsor(_Model):
@@ -160,6 +162,13 @@ class Enrollment(_Model):
     type: Literal["ACTUAL", "ESTIMATED"] | None = None
 
 
+class BioSpec(_Model):
+    """Biospecimen retention of an observational study."""
+
+    retention: str | None = Field(default=None, description="NONE_RETAINED, SAMPLES_WITH_DNA, SAMPLES_WITHOUT_DNA.")
+    description: str | None = None
+
+
 class Design(_Model):
     study_type: str | None = Field(default=None, description="INTERVENTIONAL, OBSERVATIONAL, ...")
     phases: list[str] = Field(default_factory=list, description="All phases, e.g. [PHASE1, PHASE2].")
@@ -184,11 +193,6 @@ class Design(_Model):
     bio_spec: BioSpec | None = None
 
 
-class BioSpec(_Model):
-    """Biospecimen retention of an observational study."""
-
-    retention: str | None = Field(default=None, description="NONE_RETAINED, SAMPLES_WITH_DNA, SAMPLES_WITHOUT_DNA.")
-    description: str | None = None
 
 
 class Arm(_Model):

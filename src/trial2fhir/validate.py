@@ -68,6 +68,7 @@ def validate_bytes(data: bytes, name: str, target: str | None = None) -> list[Pr
 
 
 def _check(target: Target[Any], data: bytes, file: str, where: str) -> list[Problem]:
+    target.ready()  # a missing published schema stops the command (exit 2), saying what to install
     try:
         doc = target.parse(data, file)
     except RecordError as exc:

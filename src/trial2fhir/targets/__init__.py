@@ -37,7 +37,7 @@ from trial2fhir.targets.ctgov_prs import CTGOV_PRS
 from trial2fhir.targets.fhir import FhirBundleTarget
 from trial2fhir.targets.trial_json import TrialJsonTarget
 from trial2fhir.targets.xml import XmlTarget
-from trial2fhir.validation.xml import XsdSource, odmlib_schema
+from trial2fhir.validation.xml import XsdSource, in_schema_dir, odmlib_schema
 
 Doc = TypeVar("Doc")
 
@@ -75,13 +75,21 @@ def _registry(*targets: Target[Any]) -> dict[str, Target[Any]]:
 # XML targets: the mapping folder of the same name, and where the published XSD is.
 ODM_2_0 = XmlTarget("odm-2.0", "CDISC ODM 2.0 Protocol (study parameters, arms, endpoints, criteria ...)",
                     XsdSource("CDISC ODM 2.0 (odmlib)", lambda: odmlib_schema("odm", "2.0", "ODM.xsd")))
+# SDM 1.0 was written against ODM 1.3.1 and imports ODM1-3-1.xsd: that import (same namespace)
+# is redirected to odmlib's ODM 1.3.2, no file edited.
+ODM_1_3_2_SDM = XmlTarget(
+    "odm-1.3.2-sdm", "CDISC ODM 1.3.2 + SDM-XML 1.0 (sdm:Summary parameters, criteria, structure)",
+    XsdSource("CDISC SDM-XML 1.0 over ODM 1.3.2", lambda: in_schema_dir("cdisc-sdm", "1.0", "sdm1-0-0.xsd"),
+              lambda: {"ODM1-3-1.xsd": odmlib_schema("odm", "1.3.2", "ODM1-3-2.xsd")}),
+)
 
 TARGETS: dict[str, Target[Any]] = _registry(
     TrialJsonTarget(),
     FhirBundleTarget("fhir-r5", "fhir-r5.json", "FHIR R5 transaction Bundle (ResearchStudy, PlanDefinition, ...)",
                      release="R5", bundle=fhir_r5.bundle, mapping_set=fhir_r5.mapping_set),
     ODM_2_0,
+    ODM_1_3_2_SDM,
     CTGOV_PRS,
 )
 
-__all__ = ["ODM_2_0", "TARGETS", "Doc", "SplitsToNdjson", "Target", "TargetNotReady"]
+__all__ = ["CTGOV_PRS", "ODM_1_3_2_SDM", "ODM_2_0", "TARGETS", "Doc", "SplitsToNdjson", "Target", "TargetNotReady"]

@@ -90,6 +90,7 @@ class XsdModel:
 
         self.namespaces = namespaces  # prefix ("" for the default) -> URI
         self.variables: dict[str, tuple[Any, bool]] = {"document": (Document, False)}
+        self._clark: dict[tuple[str, bool], str] = {}
         self._uri_prefix = {uri: prefix for prefix, uri in namespaces.items()}
         self._schema = xmlschema.XMLSchema(str(top), uri_mapper=_uri_mapper(redirects), build=True)
         self._types: dict[int, Element] = {}
@@ -102,6 +103,13 @@ class XsdModel:
     # names
     def clark(self, name: str, attribute: bool = False) -> str:
         """``sdm:Summary`` -> ``{uri}Summary``; unprefixed attributes have no namespace."""
+        key = (name, attribute)
+        known = self._clark.get(key)
+        if known is None:  # names repeat on every element of every document: resolve each once
+            known = self._clark[key] = self._resolve(name, attribute)
+        return known
+
+    def _resolve(self, name: str, attribute: bool) -> str:
         prefix, _, local = name.rpartition(":")
         if prefix == "xml":
             return f"{{{XML_NS}}}{local}"
@@ -118,7 +126,9 @@ class XsdModel:
         uri, local = clark[1:].split("}")
         if uri == XML_NS:
             return f"xml:{local}"
-        prefix = self._uri_prefix[uri]
+        prefix = self._uri_prefix.get(uri)
+        if prefix is None:  # a namespace the document does not declare (xmldsig ...): keep it whole
+            return clark
         return f"{prefix}:{local}" if prefix else local
 
     # the tree

@@ -1,0 +1,132 @@
+"""odm-2.0 end to end: goldens, XSD validity and round trip of every sample and real record,
+the written XML read for meaning, and a hypothesis round trip over generated Trials."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from lxml import etree
+
+from tests.conftest import SAMPLES, assert_golden, shared_params
+from tests.strategies import trials
+from trial2fhir.errors import RecordError
+from trial2fhir.model import Trial
+from trial2fhir.roundtrip import roundtrip_one
+from trial2fhir.sources import InputFile, read_input
+from trial2fhir.targets import ODM_2_0
+
+NS = {"o": "http://www.cdisc.org/ns/odm/v2.0", "x": "http://www.w3.org/1999/xhtml"}
+SAMPLE_FILES = sorted(SAMPLES.glob("*.txt"))
+
+
+def read_trials(path: Path, label: str) -> list[Trial]:
+    out = []
+    for r in read_input(InputFile(label, data=path.read_bytes())):
+        assert not isinstance(r, RecordError), r
+        out.append(r)
+    return out
+
+
+def sample_trial(path: Path) -> Trial:
+    (trial,) = read_trials(path, f"samples/{path.name}")
+    return trial
+
+
+def assert_round_trips(trial: Trial) -> None:
+    result = roundtrip_one(ODM_2_0, trial)
+    assert result.valid, result.errors[:3]
+    assert result.roundtrip_ok, [d.to_dict() for d in result.diffs if not d.declared][:3]
+
+
+@pytest.mark.parametrize("path", SAMPLE_FILES, ids=[p.stem for p in SAMPLE_FILES])
+def test_golden(path: Path, update_goldens: bool) -> None:
+    trial = sample_trial(path)
+    assert_golden(f"odm-2.0/{path.stem}.odm-2.0.xml", ODM_2_0.serialise(ODM_2_0.build(trial)), update_goldens)
+
+
+@pytest.mark.parametrize("path", SAMPLE_FILES, ids=[p.stem for p in SAMPLE_FILES])
+def test_sample_is_valid_and_round_trips(path: Path) -> None:
+    assert_round_trips(sample_trial(path))
+
+
+@pytest.mark.parametrize("path", shared_params("*"), ids=lambda p: p.name if p else "none")
+def test_real_record_is_valid_and_round_trips(path: Path) -> None:
+    if path.suffix not in {".json", ".xml"}:
+        pytest.skip("not a record")
+    for trial in read_trials(path, str(path)):
+        assert_round_trips(trial)
+
+
+def written(trial: Trial) -> etree._Element:
+    return ODM_2_0.parse(ODM_2_0.serialise(ODM_2_0.build(trial)), "x")
+
+
+def parameter(root: etree._Element, code: str) -> str | None:
+    values = root.xpath(f"//o:StudyParameter[@ShortName='{code}']/o:ParameterValue/@Value", namespaces=NS)
+    return str(values[0]) if values else None
+
+
+def test_study_parameters_carry_cdisc_values() -> None:
+    trial = sample_trial(SAMPLE_FILES[0])
+    root = written(trial)
+    assert root.xpath("/o:ODM/o:Study/@OID", namespaces=NS) == [trial.nct_id]
+    assert parameter(root, "REGID") == trial.nct_id
+    phases = "+".join(trial.design.phases)
+    expected_phase = {"PHASE1": "PHASE I TRIAL", "PHASE2": "PHASE II TRIAL", "PHASE1+PHASE2": "PHASE I/II TRIAL",
+                      "EARLY_PHASE1": "PHASE 0 TRIAL", "NA": "NOT APPLICABLE"}.get(phases)
+    assert parameter(root, "TPHASE") == expected_phase
+    assert root.xpath("//o:TrialPhase/@Value", namespaces=NS) == ([expected_phase] if expected_phase else [])
+    if trial.eligibility.minimum_age is not None and trial.eligibility.minimum_age.unit == "Years":
+        assert parameter(root, "AGEMIN") == f"P{trial.eligibility.minimum_age.value}Y"
+    sex = {"ALL": "BOTH", "FEMALE": "F", "MALE": "M"}.get(trial.eligibility.sex or "")
+    assert parameter(root, "SEXPOP") == sex
+
+
+@pytest.mark.parametrize("path", SAMPLE_FILES, ids=[p.stem for p in SAMPLE_FILES])
+def test_structure_counts_match_the_trial(path: Path) -> None:
+    trial = sample_trial(path)
+    root = written(trial)
+    assert len(root.xpath("//o:Arm", namespaces=NS)) == len(trial.arms)
+    assert len(root.xpath("//o:StudyIntervention", namespaces=NS)) == (
+        len(trial.interventions) + len(trial.derived.intervention_meshes))
+    outcomes = trial.outcomes
+    for level, items in (("Primary", outcomes.primary), ("Secondary", outcomes.secondary),
+                         ("Exploratory", outcomes.other)):
+        names = root.xpath(f"//o:StudyEndPoint[@Level='{level}']/@Name", namespaces=NS)
+        assert names == [o.measure for o in items]
+    sections = trial.eligibility.criteria_sections
+    for side, element in (("inclusion", "InclusionCriteria"), ("exclusion", "ExclusionCriteria")):
+        texts = root.xpath(f"//o:{element}/o:Criterion/o:Description/o:TranslatedText[@Type='text/plain']/text()",
+                           namespaces=NS)
+        assert texts == [c.text for s in sections if s.side == side for c in s.items]
+    oids = root.xpath("//@OID")
+    assert len(oids) == len(set(oids)), "OIDs are unique"
+
+
+def test_lead_ins_keep_their_sub_items_text() -> None:
+    lead = next(
+        (t, c) for p in SAMPLE_FILES for t in [sample_trial(p)]
+        for s in t.eligibility.criteria_sections if s.side == "inclusion" for c in s.items if c.items
+    )
+    trial, criterion = lead
+    root = written(trial)
+    html = root.xpath("//o:InclusionCriteria/o:Criterion[o:Description/o:TranslatedText[@Type='text/plain']"
+                      f"[text()={etree.XPath('string($t)')(root, t=criterion.text)!r}]]"
+                      "/o:Description/o:TranslatedText[@Type='text/html']", namespaces=NS)
+    assert html, "a lead-in has an XHTML rendering"
+    items = [str(x) for x in html[0].xpath("x:div/x:ol/x:li/text()", namespaces=NS)]
+    assert items == [c.text for c in criterion.items]
+
+
+def written_enrollment(t: Trial) -> bool:
+    """An enrollment type without a count says nothing a Trial Summary can hold (no registry gives one)."""
+    e = t.design.enrollment
+    return e is None or e.count is not None or e.type is None
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(trials.filter(written_enrollment))
+def test_any_trial_round_trips_through_odm_2_0(trial: Trial) -> None:
+    assert_round_trips(trial)
