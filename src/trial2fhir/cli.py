@@ -263,9 +263,12 @@ def validate_cmd(
     jobs: JobsOpt = 1,
     force_jobs: ForceJobsOpt = False,
     quiet: QuietOpt = False,
+    deep: Annotated[bool, typer.Option("--deep", help="FHIR JSON files also through the FHIR engine "
+                                       "(tools/fhir-engine, Node): invariants and required codes.")] = False,
 ) -> None:
     """Validate written files against their target's published schema (FHIR: HL7's fhir.schema.json
-    and the fhir.resources models, plus Bundle invariants); NDJSON line by line.
+    and the fhir.resources models, plus Bundle invariants); NDJSON line by line. With --deep, FHIR
+    JSON files also go through the FHIR engine offline (FHIRPath invariants, required-binding codes).
 
     Prints one line per problem (file, place, message); exit 1 on any problem.
     """
@@ -277,10 +280,22 @@ def validate_cmd(
             check_report_path(report)
         if target:  # auto: each file's own target is checked when a file of it is met
             TARGETS[target].ready()
+        if deep:
+            from trial2fhir.validation.deep import engine_dir
+
+            engine_dir()
     workers = _jobs(jobs, force_jobs, quiet)
     with _stops():  # in auto mode a file's target is first checked when a file of it is met
         result = _run("validating", inputs, quiet, lambda hook: validate_inputs(
             inputs, target, jobs=workers, max_file_mb=max_file_mb, progress=hook))
+    if deep:
+        from trial2fhir.validation.deep import deep_validate, is_fhir_json
+
+        # FHIR JSON only (Bundles, resources); XML and NDJSON keep their plain checks.
+        fhir = {f.file: f for f in result.files if is_fhir_json(Path(f.file), target)}
+        with _stops():
+            for name, problems in deep_validate([Path(n) for n in fhir], target).items():
+                fhir[name].problems.extend(problems)
     _write_report(report, result.to_dict())
     for problem in result.problems:
         err(str(problem), err=True)
