@@ -27,6 +27,7 @@ from trial2fhir.readers import READERS
 from trial2fhir.sources import DEFAULT_MAX_FILE_MB
 from trial2fhir.targets import TARGETS
 from trial2fhir.validate import validate_inputs
+from trial2fhir.validation.xml import SchemaNotInstalledError
 
 app = typer.Typer(
     help="Turn clinical-trial registry records into validated HL7 FHIR R5 (CDISC XML targets to come).",
@@ -278,14 +279,20 @@ def validate_cmd(
     with _stops():
         if report is not None:
             check_report_path(report)
-        if target:  # auto: each file's own target is checked when a file of it is met
-            TARGETS[target].ready()
+        for t in [TARGETS[target]] if target else TARGETS.values():
+            try:
+                t.ready()
+            except SchemaNotInstalledError:
+                if target:
+                    raise
+                # An XSD from the schema folder that is not configured: only files of that target
+                # fail (validate names what to set), the others are still judged.
         if deep:
             from trial2fhir.validation.deep import engine_dir
 
             engine_dir()
     workers = _jobs(jobs, force_jobs, quiet)
-    with _stops():  # in auto mode a file's target is first checked when a file of it is met
+    with _stops():
         result = _run("validating", inputs, quiet, lambda hook: validate_inputs(
             inputs, target, jobs=workers, max_file_mb=max_file_mb, progress=hook))
     if deep:
@@ -432,11 +439,17 @@ def roundtrip_cmd(
 
 @app.command("check")
 def check_cmd(
-    inputs: Annotated[list[str], typer.Argument(help="Files, folders, or - for stdin.", show_default=False)],
+    inputs: InputsArg,
     registry: Annotated[str, typer.Option("--registry", help="Checklist: ctgov-prs or who-trds.")] = "ctgov-prs",
-    report: Annotated[Path | None, typer.Option("--report", help="Write the readiness report here as JSON.")] = None,
+    from_: FromOpt = "auto",
+    report: ReportOpt = None,
+    max_file_mb: MaxFileOpt = DEFAULT_MAX_FILE_MB,
+    jobs: JobsOpt = 0,
+    force_jobs: ForceJobsOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
-    """Readiness: per trial, the data elements the registry requires that are missing, and a score.
+    """Readiness: per trial, the data elements the registry requires that are missing, the values
+    that needed a mapping choice, and a score (a table; JSON with --report).
 
     Exit 0 when every trial has every applicable required element, 1 when any is missing or a
     record could not be read.
@@ -445,15 +458,23 @@ def check_cmd(
     from trial2fhir.readiness_table import print_tables
 
     _check_choice([registry], dict.fromkeys(readiness.registries()), "registry")
-    run = readiness.check(inputs, registry)
+    input_format = _input_format(from_)
+    with _stops():
+        if report is not None:
+            check_report_path(report)
+    workers = _jobs(jobs, force_jobs, quiet)
+    run: readiness.CheckRun = _run("checking", inputs, quiet, lambda hook: readiness.check(
+        inputs, registry, input_format=input_format, max_file_mb=max_file_mb, jobs=workers, progress=hook))
     for problem in run.errors:
-        err(f"error: {problem}", err=True)
-    print_tables(run.results, registry)
-    if report is not None:
-        report.parent.mkdir(parents=True, exist_ok=True)
-        report.write_bytes(orjson.dumps(readiness.report(run.results, registry), option=orjson.OPT_INDENT_2) + b"\n")
+        err(f"error: {clean(problem)}", err=True)
+    if not quiet:
+        print_tables(run.results, registry)
+    _write_report(report, readiness.report(run.results, registry))
     ready = sum(1 for r in run.results if r.ready)
-    err(f"{ready} of {len(run.results)} trial(s) ready for {registry}", err=True)
+    if not quiet:
+        err(f"{ready} of {len(run.results)} trial(s) ready for {registry}", err=True)
+    if not run.results and not run.errors:
+        _fail(f"no record found in {', '.join(clean(i) for i in inputs)}", 1)
     raise typer.Exit(0 if ready == len(run.results) and not run.errors else 1)
 
 

@@ -405,14 +405,20 @@ def _labelled(trial: Trial, registry: str) -> Readiness:
     return evaluate(trial, registry, source_label(trial))
 
 
-def check(inputs: list[str], registry: str, jobs: int = 1) -> CheckRun:
+def check(
+    inputs: list[str], registry: str, *, input_format: str | None = None, max_file_mb: int | None = None,
+    jobs: int = 1, progress: Any = None,
+) -> CheckRun:
     """Evaluate every readable record of ``inputs`` against one registry's checklist (the one read
     loop of ``pipeline``: read errors come back in their place and never stop the others)."""
     from trial2fhir import pipeline
+    from trial2fhir.sources import DEFAULT_MAX_FILE_MB
 
     checklist(registry)  # a bad checklist stops the run before any record
     run = CheckRun()
-    for item in pipeline.run(inputs, functools.partial(_labelled, registry=registry), jobs=jobs):
+    work = functools.partial(_labelled, registry=registry)
+    for item in pipeline.run(inputs, work, input_format=input_format, max_file_mb=max_file_mb or DEFAULT_MAX_FILE_MB,
+                             jobs=jobs, progress=progress):
         if isinstance(item, pipeline.Done):
             run.results.append(item.result)
         else:

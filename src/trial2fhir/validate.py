@@ -68,7 +68,10 @@ def validate_bytes(data: bytes, name: str, target: str | None = None) -> list[Pr
 
 
 def _check(target: Target[Any], data: bytes, file: str, where: str) -> list[Problem]:
-    target.ready()  # a missing published schema stops the command (exit 2), saying what to install
+    try:
+        target.ready()  # checked up front, except a schema-folder XSD not configured (cli.validate)
+    except FileNotFoundError as exc:
+        return [Problem(file, where, f"{target.name}: {clean(str(exc))}")]
     try:
         doc = target.parse(data, file)
     except RecordError as exc:

@@ -189,3 +189,27 @@ def test_a_missing_schema_names_the_variable(monkeypatch: pytest.MonkeyPatch, tm
     with pytest.raises(SchemaNotInstalledError, match=f"{PRS_XSD_ENV}=.*nope.xsd is not a file"):
         prs_xsd()
     assert "page-compact" in READERS  # the samples' reader, used above
+
+
+def test_ipd_sharing_expanded_access_biospecimens_and_documents_round_trip() -> None:
+    t = trial(
+        status={"overall_status": "AVAILABLE",
+                "expanded_access": {"has_expanded_access": True, "nct_id": "NCT07654321", "status": "AVAILABLE"}},
+        design={"study_type": "EXPANDED_ACCESS", "expanded_access_types": ["INDIVIDUAL", "TREATMENT"],
+                "bio_spec": {"retention": "SAMPLES_WITH_DNA", "description": "Blood"}, "patient_registry": False,
+                "observational_model": "COHORT", "time_perspective": "PROSPECTIVE"},
+        ipd_sharing={"sharing": "YES", "description": "All IPD", "info_types": ["STUDY_PROTOCOL", "SAP", "CSR"],
+                     "time_frame": "2030", "access_criteria": "On request", "url": "https://example.org/ipd"},
+        available_ipds=[{"id": "P-1", "type": "Study Protocol", "url": "https://example.org/p", "comment": "v2"}],
+        references=[{"pmid": "123", "type": "RESULT", "citation": "A et al."}],
+        see_also_links=[{"label": "Site", "url": "https://example.org/"}],
+    )
+    s = written(t).find("clinical_study")
+    assert s is not None
+    assert s.findtext("ipd_sharing_statement/ipd_info_type_sap") == "yes"
+    assert s.findtext("ipd_sharing_statement/ipd_info_type_icf") == "no"
+    assert s.findtext("study_design/exp_acc_type_intermediate") == "no"
+    assert s.findtext("study_design/observational_design/biospecimen_retention") == "Samples With DNA"
+    assert s.findtext("ind_info/expanded_access_nct_id") == "NCT07654321"
+    assert s.findtext("reference/is_results_ref") == "yes"
+    assert_roundtrips(t)

@@ -84,6 +84,11 @@ def _unwrap(annotation: Any) -> tuple[Any, bool]:
             return annotation, is_list
 
 
+@cache
+def _hints(model: type[BaseModel]) -> dict[str, Any]:
+    return typing.get_type_hints(model, include_extras=True)
+
+
 def source_type(
     path: str, variables: dict[str, tuple[Any, bool]], cross_lists: bool = False
 ) -> tuple[Any, bool]:
@@ -104,7 +109,9 @@ def source_type(
             raise KeyError(part)
         if part not in current.model_fields:
             raise KeyError(part)
-        current, is_list = _unwrap(current.model_fields[part].annotation)
+        # Resolved hints, not the field's annotation: a model used before its class is defined
+        # (Status.expanded_access) keeps a ForwardRef there until pydantic rebuilds it.
+        current, is_list = _unwrap(_hints(current)[part])
     return current, is_list
 
 

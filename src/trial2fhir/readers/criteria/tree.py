@@ -281,6 +281,11 @@ def parse_criteria(text: str | None) -> list[CriteriaSection]:
     sections: list[CriteriaSection] = []
     for section in b.sections:
         items = _criteria(_joined(_adopt(_split_all(section.items))))
-        if items:
+        if not items and section.heading and not section.explicit and section.heading.isupper():
+            # an upper-case line taken for an NCI heading, with nothing under it: it heads nothing,
+            # so it is what the author wrote as a criterion ("HIV POSITIVE")
+            sections.append(CriteriaSection.model_construct(
+                side=section.side, heading=None, items=[Criterion.model_construct(text=section.heading, items=[])]))
+        elif items:
             sections.append(CriteriaSection.model_construct(side=section.side, heading=section.heading, items=items))
     return sections
