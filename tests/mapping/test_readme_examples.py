@@ -38,7 +38,7 @@ def _resource(rules: dict[str, Any]) -> str:
 
 def test_readme_has_an_example_per_directive() -> None:
     text = README.read_text()
-    for directive in ("from", "const", "each", "lookup", "join", "cast", "when", "template", "ref", "where"):
+    for directive in ("from", "const", "each", "lookup", "join", "cast", "when", "template", "ref", "where", "default"):
         assert f"### `{directive}`" in text
     assert any("fragments" in e for _, e in EXAMPLES), "the fragments section has a runnable example"
     assert len(EXAMPLES) >= 10

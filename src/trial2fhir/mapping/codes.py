@@ -27,6 +27,12 @@ class CodeMap:
     inverse: dict[str, str] = field(default_factory=dict)
     unmapped_mode: str | None = None
     unmapped_code: str | None = None
+    displays: dict[str, str] = field(default_factory=dict)  # target code -> its display
+
+    def display(self, code: str) -> str | None:
+        """The display of the target code ``code`` maps to (HL7 codings carry their display)."""
+        target = self.map(code)
+        return None if target is None else self.displays.get(target)
 
     def map(self, code: str) -> str | None:
         """The target code; None for a source code declared ``noMap`` (no equivalent: omit it)."""
@@ -62,12 +68,16 @@ def load_code_map(path: Path) -> CodeMap:
                 raise CodeError(f"{path}: code {source!r} must have exactly one target")
             target = str(targets[0]["code"])
             cm.forward[source] = target
+            if targets[0].get("display"):
+                cm.displays[target] = str(targets[0]["display"])
             # The first source for a target wins the inverse: later ones are broader/narrower synonyms.
             cm.inverse.setdefault(target, source)
         unmapped = group.get("unmapped")
         if unmapped:
             cm.unmapped_mode = unmapped.get("mode")
             cm.unmapped_code = unmapped.get("code")
+            if unmapped.get("display") and cm.unmapped_code:
+                cm.displays[str(cm.unmapped_code)] = str(unmapped["display"])
             if cm.unmapped_mode not in {"use-source-code", "fixed"}:
                 raise CodeError(f"{path}: unmapped.mode must be use-source-code or fixed")
     return cm

@@ -2,11 +2,12 @@
 
 A directive is a YAML object with exactly one *value* key (``from``, ``const``, ``template``,
 ``ref``, ``each``, ``rules``) and any of the *modifiers* (``as``, ``lookup``, ``join``, ``contains``,
-``cast``, ``when``, ``where``, ``invert``). The engine only walks nodes and dispatches here.
+``cast``, ``when``, ``where``, ``invert``, ``default``). The engine only walks nodes and dispatches here.
 """
 
 from __future__ import annotations
 
+import html
 import re
 import uuid
 from collections.abc import Callable
@@ -19,18 +20,23 @@ from trial2fhir.mapping.codes import CodeMap
 from trial2fhir.mapping.paths import Holder, Scope
 
 VALUE_KEYS = ("from", "const", "template", "ref", "each", "rules")
-MODIFIERS = ("as", "lookup", "join", "contains", "cast", "when", "where", "invert")
+MODIFIERS = ("as", "lookup", "pick", "join", "contains", "cast", "when", "where", "invert", "default", "escape")
 DIRECTIVE_KEYS = frozenset(VALUE_KEYS + MODIFIERS)
 VALUE_KEYS_BY_PRIORITY = ("each", "from", "const", "template", "ref", "rules")  # each goes with rules
 # Deterministic urn:uuid fullUrls: the same trial always gives the same bundle, byte for byte.
 NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:trial2fhir")
-_PLACEHOLDER = re.compile(r"\{([#A-Za-z_][\w.]*)\}")
+_PLACEHOLDER = re.compile(r"\{([#?]?[A-Za-z_][\w.]*)\}")  # {path}, {#var} (index), {?path} (may be empty)
 _WHERE = re.compile(r"^\s*([A-Za-z_][\w.]*)\s+in\s+([A-Za-z_][\w.]*)\s*$")
+# ``when: "PATH = VALUE"`` (optionally ``or none``): an equality, which the element's presence
+# proves, so the reverse restores VALUE at PATH. A bare ``when: PATH`` tests for a value.
+WHEN_EQUALS = re.compile(r"^\s*([A-Za-z_][\w.]*)\s*=\s*([^\s=]+)(\s+or\s+none)?\s*$")
+WHEN_NOT = re.compile(r"^\s*not\s+([A-Za-z_][\w.]*)\s*$")  # ``when: "not PATH"``: PATH has no value
 
 
 @dataclass
 class Context:
     codes: dict[str, CodeMap] = field(default_factory=dict)
+    links: dict[str, str] = field(default_factory=dict)  # reverse: slot fullUrl -> fullUrl read in a reference
 
 
 Emit = Callable[[Any, Scope, Context], Any]
@@ -54,6 +60,27 @@ def value_key(node: dict[str, Any]) -> str:
 
 def truthy(value: Any) -> bool:
     return value not in (None, "", [], {})
+
+
+@lru_cache(maxsize=1024)
+def parse_when(expr: str) -> tuple[str, str | None, bool]:
+    """(path, value it must equal or None for a presence test, whether no value holds).
+
+    ``PATH``: has a value; ``not PATH``: has none; ``PATH = V`` / ``PATH = V or none``: equals V.
+    """
+    m = WHEN_EQUALS.match(expr)
+    if m:
+        return m.group(1), m.group(2), bool(m.group(3))
+    n = WHEN_NOT.match(expr)
+    return (n.group(1), None, True) if n else (expr, None, False)
+
+
+def when_holds(expr: str, scope: Scope) -> bool:
+    path, equals, or_none = parse_when(expr)
+    value = paths.get(scope, path)
+    if equals is None:
+        return not truthy(value) if or_none else truthy(value)
+    return (or_none and value is None) or (value is not None and str(value) == equals)
 
 
 @lru_cache(maxsize=65536)
@@ -87,7 +114,8 @@ def _forward_transforms(node: dict[str, Any], value: Any, ctx: Context) -> Any:
     if "join" in node:
         value = node["join"].join(value) if value else None
     if value is not None and "lookup" in node:
-        value = ctx.codes[node["lookup"]].map(str(value))
+        codes = ctx.codes[node["lookup"]]
+        value = codes.display(str(value)) if node.get("pick") == "display" else codes.map(str(value))
     if value is not None and "cast" in node:
         value = CASTS[node["cast"]](value)
     return value
@@ -104,21 +132,27 @@ def _reverse_transforms(node: dict[str, Any], value: Any, ctx: Context) -> Any:
 
 
 def template_fields(template: str) -> list[str]:
-    return _PLACEHOLDER.findall(template)
+    return [f.removeprefix("?") for f in _PLACEHOLDER.findall(template)]
 
 
-def render_template(template: str, scope: Scope) -> str | None:
-    """Fill ``{path}`` and ``{#var}`` (1-based index of a loop variable); None if a value is missing."""
+def render_template(template: str, scope: Scope, escape: bool = False) -> str | None:
+    """Fill ``{path}`` and ``{#var}`` (1-based index of a loop variable); None if a value is missing.
+
+    ``{?path}`` may be missing (it gives ""); ``escape`` escapes each value for XHTML (narratives).
+    """
     missing = False
 
     def fill(m: re.Match[str]) -> str:
         nonlocal missing
         key = m.group(1)
+        optional = key.startswith("?")
+        key = key.removeprefix("?")
         value = scope.get(key) if key.startswith("#") else paths.get(scope, key)
         if value in (None, ""):
-            missing = True
+            missing = missing or not optional
             return ""
-        return str(value)
+        text = str(value)
+        return html.escape(text, quote=False) if escape else text
 
     text = _PLACEHOLDER.sub(fill, template)
     return None if missing else text
@@ -140,6 +174,8 @@ def parse_template(template: str, text: str) -> dict[str, str] | None:
 
 def from_forward(node: dict[str, Any], scope: Scope, ctx: Context) -> Any:
     value = paths.get(scope, node["from"])
+    if value in (None, "", []) and "default" in node:
+        value = node["default"]  # a view only (invert: false): the default is not trial data
     return None if value in (None, "", []) else _forward_transforms(node, value, ctx)
 
 
@@ -161,7 +197,7 @@ def const_reverse(node: dict[str, Any], value: Any, scope: Scope, ctx: Context) 
 
 
 def template_forward(node: dict[str, Any], scope: Scope, ctx: Context) -> Any:
-    text = render_template(node["template"], scope)
+    text = render_template(node["template"], scope, escape=node.get("escape") == "xhtml")
     return None if text is None else _forward_transforms(node, text, ctx)
 
 

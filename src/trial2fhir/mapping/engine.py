@@ -11,7 +11,18 @@ from __future__ import annotations
 from typing import Any
 
 from trial2fhir.mapping import paths
-from trial2fhir.mapping.directives import DIRECTIVES, Context, Many, is_directive, truthy, value_key
+from trial2fhir.mapping.directives import (
+    DIRECTIVES,
+    Context,
+    Many,
+    is_directive,
+    parse_when,
+    ref_url,
+    render_template,
+    truthy,
+    value_key,
+    when_holds,
+)
 from trial2fhir.mapping.paths import Scope
 
 _LIST, _DIRECTIVE, _OBJECT = 0, 1, 2
@@ -81,7 +92,7 @@ def emit(node: Any, scope: Scope, ctx: Context) -> Any:
         return out or None
     if kind == _DIRECTIVE:
         d, when = shape[2], shape[3]
-        if when is not None and not truthy(paths.get(scope, when)):
+        if when is not None and not when_holds(when, scope):
             return None
         try:
             return d.forward(node, scope, ctx, emit) if d.nested else d.forward(node, scope, ctx)
@@ -148,11 +159,58 @@ def absorb(node: Any, value: Any, scope: Scope, ctx: Context) -> None:
             d.reverse(node, value, scope, ctx, absorb)
         else:
             d.reverse(node, value, scope, ctx)
+        if shape[3] is not None:
+            path, equals, _ = parse_when(shape[3])
+            if equals is not None:  # the element is there, so the equality held
+                paths.put(scope, path, equals)
         return
     if isinstance(value, dict):
         for key, child in node.items():
             if key in value:
                 absorb(child, value[key], scope, ctx)
+
+
+def bind_refs(node: Any, value: Any, scope: Scope, ctx: Context) -> None:
+    """Reverse, beside ``absorb``: note which fullUrl each ``ref`` slot holds in a written resource.
+
+    References carry identity fullUrls, not slot names; this is how the reverse finds the resource
+    a slot was filled with. It reads ``invert: false`` views too (they still point at resources),
+    but not a filtered ``each``, whose positions are not the list's.
+    """
+    if value is None:
+        return
+    if isinstance(node, list):
+        for child, items in assign(node, value if isinstance(value, list) else [value]):
+            bind_refs(child, items if _is_each(child) else items[0], scope, ctx)
+        return
+    if is_directive(node):
+        kind = value_key(node)
+        if kind == "ref" and isinstance(value, str):
+            slot = render_template(node["ref"], scope)
+            if slot is not None:
+                ctx.links.setdefault(ref_url(slot), value)
+        elif kind == "each" and "where" not in node:
+            var = node.get("as", "item")
+            for i, item in enumerate(value if isinstance(value, list) else [value], 1):
+                bind_refs(node["rules"], item, {**scope, f"#{var}": i}, ctx)
+        elif kind == "rules":
+            bind_refs(node["rules"], value, scope, ctx)
+        return
+    if isinstance(node, dict) and isinstance(value, dict):
+        for key, child in node.items():
+            if key in value and has_refs(child):
+                bind_refs(child, value[key], scope, ctx)
+
+
+def has_refs(node: Any) -> bool:
+    return bool(_memo("refs", node, _has_refs)) if isinstance(node, (dict, list)) else False
+
+
+def _has_refs(node: Any) -> bool:
+    if is_directive(node):
+        return "ref" in node or any(has_refs(node[k]) for k in ("rules",) if k in node)
+    children = node if isinstance(node, list) else node.values() if isinstance(node, dict) else []
+    return any(has_refs(c) for c in children)
 
 
 def _is_each(node: Any) -> bool:
@@ -180,6 +238,8 @@ def _count(node: Any, conditional: bool) -> int:
     node = _inner(node)
     if is_directive(node):
         return 1 if "const" in node and (conditional or "when" not in node) else 0
+    if not conditional and isinstance(node, dict) and _shape(node)[3]:
+        return 0  # constants beside data: the object is dropped when its data is empty
     children = node if isinstance(node, list) else node.values() if isinstance(node, dict) else []
     return sum(_count(c, conditional) for c in children)
 

@@ -23,6 +23,7 @@ import jsonschema.exceptions
 import yaml
 from pydantic import BaseModel
 
+from trial2fhir import __version__
 from trial2fhir.mapping.codes import CodeMap, load_code_maps
 from trial2fhir.mapping.directives import (
     _WHERE,
@@ -30,9 +31,11 @@ from trial2fhir.mapping.directives import (
     DIRECTIVE_KEYS,
     VALUE_KEYS,
     is_directive,
+    parse_when,
     template_fields,
 )
 from trial2fhir.mapping.fragments import FragmentError, Library, expand, load_library
+from trial2fhir.mapping.identity import IdentitySpec, parse_spec
 from trial2fhir.model import Trial
 from trial2fhir.packaged import data_path
 
@@ -63,6 +66,8 @@ class Mapping:
     var: str = "item"
     when: str | None = None
     losses: list[Loss] = field(default_factory=list)
+    identity: IdentitySpec | None = None
+    within: tuple[str, str] | None = None  # (outer list path, its loop variable): each is inside its items
 
 
 # --- source side: the Trial model --------------------------------------------------------------
@@ -120,9 +125,15 @@ def source_type(
 _ABC = re.compile(r"abc\.(\w+)Type\b")
 
 
+# The fhir.resources package of each FHIR release a mapping file may name in ``target.release``.
+FHIR_PACKAGES = {"R5": "fhir.resources", "R4B": "fhir.resources.R4B"}
+
+
 @cache
 def fhir_class(name: str, module: str | None = None) -> type[BaseModel] | None:
-    for mod in filter(None, (module, f"fhir.resources.{name.lower()}")):
+    """The model class ``name`` of the release ``module`` belongs to (R5 when no module is given)."""
+    package = module.rsplit(".", 1)[0] if module else FHIR_PACKAGES["R5"]
+    for mod in filter(None, (module, f"{package}.{name.lower()}")):
         try:
             cls = getattr(importlib.import_module(mod), name, None)
         except ImportError:
@@ -162,7 +173,8 @@ class FhirModel:
     variables: dict[str, tuple[Any, bool]] = {}  # noqa: RUF012 - read only
 
     def resolve(self, target: dict[str, Any]) -> type[BaseModel] | None:
-        return fhir_class(str(target["resource"]))
+        package = FHIR_PACKAGES.get(str(target.get("release", "R5")), FHIR_PACKAGES["R5"])
+        return fhir_class(str(target["resource"]), f"{package}.{str(target['resource']).lower()}")
 
     def child(self, node: type[BaseModel], key: str) -> tuple[type[BaseModel] | None, bool]:
         return target_child(node, key)
@@ -230,13 +242,20 @@ class _Checker:
         if values not in (["each", "rules"], ["rules"]) and len(values) != 1:
             self.fail(rule, f"a directive takes exactly one of {', '.join(VALUE_KEYS)}; got {values or 'none'}")
         if "when" in node:
-            self.source(f"{rule}.when", node["when"], variables)
+            self.source(f"{rule}.when", parse_when(str(node["when"]))[0], variables)
+        if "escape" in node and ("template" not in node or node.get("invert") is not False):
+            self.fail(f"{rule}.escape", "'escape: xhtml' goes with 'template' in a view (invert: false)")
+        if "pick" in node and (node["pick"] != "display" or "lookup" not in node):
+            self.fail(f"{rule}.pick", "'pick: display' goes with 'lookup' (the code map's display for the code)")
         if "lookup" in node and node["lookup"] not in self.codes:
             self.fail(f"{rule}.lookup", f"unknown code map {node['lookup']!r} (have: {', '.join(sorted(self.codes))})")
         if "cast" in node and node["cast"] not in CASTS:
             self.fail(f"{rule}.cast", f"unknown cast {node['cast']!r}")
         if ("as" in node or "where" in node) and "each" not in node:
             self.fail(rule, "'as' and 'where' go with 'each'")
+        if "default" in node and ("from" not in node or node.get("invert") is not False):
+            self.fail(f"{rule}.default", "'default' goes with 'from' in a view of data held elsewhere: "
+                      "add 'invert: false'")
         if "where" in node and node.get("invert") is not False:
             self.fail(f"{rule}.where", "a filtered 'each' is a view of data held elsewhere: add 'invert: false'")
         kind = values[0]
@@ -334,6 +353,8 @@ def load_mapping(
         name=doc["mapping"], file=str(path), resource=doc["target"]["resource"], rules=doc["rules"],
         id=doc.get("id", ""),
         each=doc.get("each"), var=doc.get("as", "item"), when=doc.get("when"), losses=losses,
+        identity=parse_spec(doc.get("identity")),
+        within=(doc["within"]["each"], doc["within"]["as"]) if "within" in doc else None,
     )
 
 
@@ -349,15 +370,26 @@ def _check_document(
         raise MappingError(file, "target.resource", f"unknown {target['release']} resource {target['resource']!r}")
     check = _Checker(file, codes if codes is not None else load_code_maps(MAPPINGS / "codes"), target_model)
     variables: dict[str, Any] = dict(target_model.variables)  # names the target binds (``document``)
+    if "within" in doc:
+        item_type, is_list = check.source("within.each", doc["within"]["each"], {})
+        if not is_list:
+            check.fail("within.each", f"{doc['within']['each']!r} is not a list on Trial")
+        variables[doc["within"]["as"]] = (item_type, False)
     if "each" in doc:
-        item_type, is_list = check.source("each", doc["each"], {})
+        item_type, is_list = check.source("each", doc["each"], variables)
         if not is_list:
             check.fail("each", f"{doc['each']!r} is not a list on Trial")
         variables[doc.get("as", "item")] = (item_type, False)
     if "when" in doc:
-        check.source("when", doc["when"], variables)
+        check.source("when", parse_when(str(doc["when"]))[0], variables)
     if "id" in doc:
         check.directive("id", {"template": doc["id"]}, None, variables)
+    identity = doc.get("identity") or {}
+    for i, alternative in enumerate(identity.get("key", [])):
+        for j, part in enumerate(alternative):
+            check.directive(f"identity.key[{i}][{j}]", {"template": part}, None, variables)
+    if "value" in identity:
+        check.directive("identity.value", {"template": identity["value"]}, None, variables)
     check.node("rules", doc["rules"], model, variables)
     return check
 
@@ -397,6 +429,7 @@ def load_target(target: str, root: Path = MAPPINGS, model: TargetModel = FHIR) -
     index = _read_yaml(str(index_file), index_file)
     _validate(str(index_file), index, "index")
     library = load_fragments(folder, index.get("fragments", []))
+    library.defines.setdefault("trial2fhir-version", __version__)  # provenance: what wrote the Bundle
     mappings = []
     for entry in index["mappings"]:
         name, params = (entry, None) if isinstance(entry, str) else (entry["file"], entry["with"])

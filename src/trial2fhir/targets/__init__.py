@@ -32,7 +32,7 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 from trial2fhir.errors import Problem, TargetNotReady
 from trial2fhir.mapping.load import Loss
 from trial2fhir.model import Trial
-from trial2fhir.targets import fhir_r5
+from trial2fhir.targets import fhir_r4b, fhir_r5
 from trial2fhir.targets.ctgov_prs import CTGOV_PRS
 from trial2fhir.targets.fhir import FhirBundleTarget
 from trial2fhir.targets.trial_json import TrialJsonTarget
@@ -87,6 +87,9 @@ TARGETS: dict[str, Target[Any]] = _registry(
     TrialJsonTarget(),
     FhirBundleTarget("fhir-r5", "fhir-r5.json", "FHIR R5 transaction Bundle (ResearchStudy, PlanDefinition, ...)",
                      release="R5", bundle=fhir_r5.bundle, mapping_set=fhir_r5.mapping_set),
+    FhirBundleTarget("fhir-r4b", "fhir-r4b.json", "FHIR R4B transaction Bundle (ResearchStudy, Group, ...)",
+                     release="R4B", bundle=fhir_r4b.bundle, mapping_set=fhir_r4b.mapping_set,
+                     version_tag=b'"4.3.0"'),
     ODM_2_0,
     ODM_1_3_2_SDM,
     CTGOV_PRS,

@@ -30,6 +30,9 @@ class FhirBundleTarget:
     release: str
     bundle: Callable[[Trial], FhirDoc]
     mapping_set: Callable[[], MappingSet]
+    version_tag: bytes | None = None
+    """The FHIR-version code (JSON string) a Bundle of this release is tagged with in ``meta.tag``, for
+    ``sniff``; None: untagged (R5, so a tagged file is another release's)."""
 
     def ready(self) -> None:
         from trial2fhir.validation.fhir import locate_schema
@@ -72,7 +75,10 @@ class FhirBundleTarget:
 
     def sniff(self, head: bytes) -> bool:
         start = head.lstrip(b"\xef\xbb\xbf \t\r\n")
-        return start[:1] == b"{" and b'"resourceType"' in start
+        if not (start[:1] == b"{" and b'"resourceType"' in start):
+            return False
+        tagged = b'"http://hl7.org/fhir/FHIR-version"' in start
+        return tagged and self.version_tag in start if self.version_tag else not tagged
 
     def ndjson(self, doc: FhirDoc) -> dict[str, list[bytes]]:
         """The Bulk Data layout: one NDJSON line per resource, grouped by type, references made relative."""

@@ -1,13 +1,15 @@
 """FHIR R5: the mapping set ``mappings/fhir-r5/`` applied to a trial, packed as a transaction Bundle.
 
-Every entry is a conditional create (``POST`` with ``ifNoneExist`` on the resource's business
-identifier), and every fullUrl is a deterministic ``urn:uuid``, so the same trial always gives the
-same bytes and loading a bundle twice creates nothing new.
+Every entry is a conditional update (``PUT Type?identifier=system|value``) on the resource's
+business identifier, and every fullUrl is the deterministic ``urn:uuid`` of that identity, so the
+same trial always gives the same bytes, a shared sponsor or site is one resource on the server,
+and loading an updated record updates in place (docs/fhir-identity.md).
 """
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import orjson
 
@@ -16,32 +18,21 @@ from trial2fhir.mapping.resources import forward, reverse
 from trial2fhir.model import Trial
 
 TARGET = "fhir-r5"
-URI_SYSTEM = "urn:ietf:rfc:3986"  # FHIR's system for an identifier whose value is itself a URI
 
 
 def mapping_set() -> MappingSet:
     return load_target(TARGET)
 
 
-def _with_identifier(resource: dict[str, Any], full_url: str) -> tuple[dict[str, Any], str]:
-    """The resource, given its fullUrl as identifier when the mapping set none, and its search key."""
-    for ident in resource.get("identifier", []):
-        if ident.get("system") and ident.get("value"):
-            return resource, f"identifier={ident['system']}|{ident['value']}"
-    ident = {"system": URI_SYSTEM, "value": full_url}
-    head = {k: resource[k] for k in ("resourceType", "id")}
-    rest = {k: v for k, v in resource.items() if k not in head}
-    return {**head, "identifier": [ident], **rest}, f"identifier={URI_SYSTEM}|{full_url}"
-
-
-def bundle(trial: Trial) -> dict[str, Any]:
+def bundle(trial: Trial, ms: MappingSet | None = None) -> dict[str, Any]:
+    """The transaction Bundle of a trial; ``ms`` is another release's mapping set (R4B)."""
     entries = []
-    for w in forward(mapping_set(), trial):
-        resource, search = _with_identifier(w.resource, w.full_url)
+    for w in forward(ms or mapping_set(), trial):
+        search = quote(f"{w.identity.system}|{w.identity.value}", safe=":/|-._~")
         entries.append({
             "fullUrl": w.full_url,
-            "resource": resource,
-            "request": {"method": "POST", "url": w.mapping.resource, "ifNoneExist": search},
+            "resource": w.resource,
+            "request": {"method": "PUT", "url": f"{w.mapping.resource}?identifier={search}"},
         })
     return {"resourceType": "Bundle", "id": f"{trial.nct_id}-bundle", "type": "transaction", "entry": entries}
 
@@ -71,3 +62,36 @@ def to_trial_data(doc: dict[str, Any]) -> dict[str, Any]:
     """Trial data (without ``source``) rebuilt from a Bundle by running the mappings in reverse."""
     resources = {e["fullUrl"]: e["resource"] for e in doc.get("entry", []) if "fullUrl" in e and "resource" in e}
     return reverse(mapping_set(), resources)
+
+
+def ready() -> object:
+    from trial2fhir.validation.fhir import locate_schema
+
+    return locate_schema("R5")
+
+
+def validate(data: bytes) -> list[str]:
+    from trial2fhir.validation.fhir import validate_bundle
+
+    return [str(issue) for issue in validate_bundle(orjson.loads(data))]
+
+
+def ndjson_lines(data: bytes) -> dict[str, list[bytes]]:
+    """The Bulk Data layout: one NDJSON line per resource, grouped by type, references made relative."""
+    doc = orjson.loads(data)
+    ids = {e["fullUrl"]: f"{e['resource']['resourceType']}/{e['resource']['id']}" for e in doc["entry"]}
+    out: dict[str, list[bytes]] = {}
+    for e in doc["entry"]:
+        resource = _relink(e["resource"], ids)
+        out.setdefault(resource["resourceType"], []).append(orjson.dumps(resource))
+    return out
+
+
+def _relink(node: Any, ids: dict[str, str]) -> Any:
+    if isinstance(node, dict):
+        return {
+            k: ids.get(v, v) if k == "reference" and isinstance(v, str) else _relink(v, ids) for k, v in node.items()
+        }
+    if isinstance(node, list):
+        return [_relink(v, ids) for v in node]
+    return node

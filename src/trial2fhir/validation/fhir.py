@@ -35,10 +35,29 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 TYPO_BEFORE = "[0-9]{1,9}})?$"
 TYPO_AFTER = "[0-9]{1,9})?$"
 
+# HL7 R4B fhir.schema.json, string and markdown: "^[ \\r\\n\\t\\S]+$" (66 occurrences), the XML Schema
+# regex of the spec, where \s is only space, tab, CR and LF, so the class is any character. In a JSON
+# Schema (ECMA 262) \s is every Unicode space, and the same text refuses a no-break space, common in
+# registry text. R5's schema writes the intent, "^[\\s\\S]+$"; R4B's is read the same way.
+XSD_STRING_BEFORE = r'"^[ \\r\\n\\t\\S]+$"'
+XSD_STRING_AFTER = r'"^[\\s\\S]+$"'
+
 # Required binding not expressed by the JSON Schema nor the model (both accept any code string):
 # ResearchStudy/PlanDefinition/EvidenceVariable.status -> ValueSet publication-status (R5 and R4B).
 PUBLICATION_STATUS = frozenset({"draft", "active", "retired", "unknown"})
 PUBLICATION_STATUS_TYPES = frozenset({"ResearchStudy", "PlanDefinition", "EvidenceVariable"})
+# R4B ResearchStudy.status is bound (required) to research-study-status instead.
+R4B_RESEARCH_STUDY_STATUS = frozenset({
+    "active", "administratively-completed", "approved", "closed-to-accrual", "closed-to-accrual-and-intervention",
+    "completed", "disapproved", "in-review", "temporarily-closed-to-accrual",
+    "temporarily-closed-to-accrual-and-intervention", "withdrawn",
+})
+STATUS_BINDINGS: dict[str, dict[str, tuple[str, frozenset[str]]]] = {
+    "R5": dict.fromkeys(PUBLICATION_STATUS_TYPES, ("publication-status", PUBLICATION_STATUS)),
+    "R4B": {"PlanDefinition": ("publication-status", PUBLICATION_STATUS),
+            "EvidenceVariable": ("publication-status", PUBLICATION_STATUS),
+            "ResearchStudy": ("research-study-status", R4B_RESEARCH_STUDY_STATUS)},
+}
 
 
 class SchemaNotInstalledError(FileNotFoundError):
@@ -87,9 +106,15 @@ def correct_known_typos(text: str) -> tuple[str, int]:
     return text.replace(TYPO_BEFORE, TYPO_AFTER), text.count(TYPO_BEFORE)
 
 
+def correct_xsd_string_pattern(text: str) -> tuple[str, int]:
+    """R4B's string pattern in its XML Schema meaning (any character); the text and how many were replaced."""
+    return text.replace(XSD_STRING_BEFORE, XSD_STRING_AFTER), text.count(XSD_STRING_BEFORE)
+
+
 def load_schema(path: Path | str) -> dict[str, Any]:
     """Parse the schema file with the known typos corrected in memory (the file is never written)."""
     text, _ = correct_known_typos(Path(path).read_text(encoding="utf-8"))
+    text, _ = correct_xsd_string_pattern(text)
     schema: dict[str, Any] = json.loads(text)
     return schema
 
@@ -164,8 +189,9 @@ class FhirValidator:
         ]
         issues.extend(self._model_issues(resource, rtype, label))
         status = resource.get("status")
-        if rtype in PUBLICATION_STATUS_TYPES and isinstance(status, str) and status not in PUBLICATION_STATUS:
-            message = f"{status!r} is not in ValueSet publication-status {sorted(PUBLICATION_STATUS)}"
+        binding = STATUS_BINDINGS[self.release].get(rtype)
+        if binding is not None and isinstance(status, str) and status not in binding[1]:
+            message = f"{status!r} is not in ValueSet {binding[0]} {sorted(binding[1])}"
             issues.append(Issue(label, "$.status", message, "binding"))
         return issues
 

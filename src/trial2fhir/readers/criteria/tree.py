@@ -281,11 +281,16 @@ def parse_criteria(text: str | None) -> list[CriteriaSection]:
     sections: list[CriteriaSection] = []
     for section in b.sections:
         items = _criteria(_joined(_adopt(_split_all(section.items))))
-        if not items and section.heading and not section.explicit and section.heading.isupper():
-            # an upper-case line taken for an NCI heading, with nothing under it: it heads nothing,
-            # so it is what the author wrote as a criterion ("HIV POSITIVE")
-            sections.append(CriteriaSection.model_construct(
-                side=section.side, heading=None, items=[Criterion.model_construct(text=section.heading, items=[])]))
+        if not items and section.heading:
+            # upper-case lines taken for NCI headings, with nothing under them: they head nothing, so
+            # they are what the author wrote as criteria ("Inclusion Criteria:" / "HIV POSITIVE")
+            heads = section.heading.split("\n")
+            loose = [h for h in heads if h.isupper() and "CRITERI" not in h]
+            if loose:
+                kept: str | None = "\n".join(h for h in heads if h not in loose) or None
+                sections.append(CriteriaSection.model_construct(
+                    side=section.side, heading=kept,
+                    items=[Criterion.model_construct(text=h, items=[]) for h in loose]))
         elif items:
             sections.append(CriteriaSection.model_construct(side=section.side, heading=section.heading, items=items))
     return sections
