@@ -264,9 +264,12 @@ def validate_cmd(
     jobs: JobsOpt = 1,
     force_jobs: ForceJobsOpt = False,
     quiet: QuietOpt = False,
+    deep: Annotated[bool, typer.Option("--deep", help="FHIR JSON files also through the FHIR engine "
+                                       "(tools/fhir-engine, Node): invariants and required codes.")] = False,
 ) -> None:
     """Validate written files against their target's published schema (FHIR: HL7's fhir.schema.json
-    and the fhir.resources models, plus Bundle invariants); NDJSON line by line.
+    and the fhir.resources models, plus Bundle invariants); NDJSON line by line. With --deep, FHIR
+    JSON files also go through the FHIR engine offline (FHIRPath invariants, required-binding codes).
 
     Prints one line per problem (file, place, message); exit 1 on any problem.
     """
@@ -284,10 +287,22 @@ def validate_cmd(
                     raise
                 # An XSD from the schema folder that is not configured: only files of that target
                 # fail (validate names what to set), the others are still judged.
+        if deep:
+            from trial2fhir.validation.deep import engine_dir
+
+            engine_dir()
     workers = _jobs(jobs, force_jobs, quiet)
     with _stops():
         result = _run("validating", inputs, quiet, lambda hook: validate_inputs(
             inputs, target, jobs=workers, max_file_mb=max_file_mb, progress=hook))
+    if deep:
+        from trial2fhir.validation.deep import deep_validate, is_fhir_json
+
+        # FHIR JSON only (Bundles, resources); XML and NDJSON keep their plain checks.
+        fhir = {f.file: f for f in result.files if is_fhir_json(Path(f.file), target)}
+        with _stops():
+            for name, problems in deep_validate([Path(n) for n in fhir], target).items():
+                fhir[name].problems.extend(problems)
     _write_report(report, result.to_dict())
     for problem in result.problems:
         err(str(problem), err=True)
@@ -300,6 +315,73 @@ def validate_cmd(
     if not result.files:
         _fail(f"no file to validate in {', '.join(clean(i) for i in inputs)}", 1)
     raise typer.Exit(1 if result.problems else 0)
+
+
+# --- load --------------------------------------------------------------------------------------
+
+
+@app.command("load")
+def load_cmd(
+    inputs: Annotated[list[str], typer.Argument(help="Records (as for convert) or written FHIR Bundles, folders, "
+                                                "or - for stdin.", show_default=False)],
+    server: Annotated[str, typer.Option("--server", help="FHIR base URL (http or https; https is verified).")],
+    to: Annotated[str, typer.Option("--to", help="fhir-r5 or fhir-r4b.")] = "fhir-r5",
+    token_env: Annotated[str | None, typer.Option("--token-env", help="Bearer token from this environment "
+                                                  "variable.")] = None,
+    token_file: Annotated[Path | None, typer.Option("--token-file", help="Bearer token from this file.")] = None,
+    header: Annotated[list[str], typer.Option("--header", help="Extra header 'Name: value', repeatable.")] = [],  # noqa: B006
+    batch: Annotated[int, typer.Option("--batch", help="Trials per transaction.")] = 1,
+    timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait for each answer.")] = 30.0,
+    retries: Annotated[int, typer.Option("--retries", help="Retries of a transient fault (timeout, refused, "
+                                         "429, 5xx).")] = 4,
+    retry_budget: Annotated[float, typer.Option("--retry-budget", help="Most seconds spent retrying one "
+                                                "transaction.")] = 60.0,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be sent; send nothing.")] = False,
+    from_: FromOpt = "auto",
+    report: ReportOpt = None,
+    max_file_mb: MaxFileOpt = DEFAULT_MAX_FILE_MB,
+    jobs: JobsOpt = 1,
+    force_jobs: ForceJobsOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Load trials into a FHIR server, each trial (or --batch N trials) one transaction of conditional
+    updates: a second run leaves everything unchanged. Prints created/updated/unchanged/failed per trial.
+
+    Exit 0 when every trial loaded, 1 when any failed (the others still load), 2 on a usage problem.
+    """
+    from trial2fhir import load as loading
+
+    input_format = _input_format(from_)
+    with _stops():
+        if report is not None:
+            check_report_path(report)
+        conn = loading.Connection(server, loading.read_token(token_env, token_file, dict(os.environ)),
+                                  loading.parse_headers(header), timeout_s=timeout, retries=retries,
+                                  retry_budget_s=retry_budget)
+    workers = _jobs(jobs, force_jobs, quiet)
+
+    def show(rec: loading.TrialLoad) -> None:
+        if dry_run and rec.bundle is not None:
+            for line in loading.dry_run_lines(rec):
+                typer.echo(line)
+            return
+        for problem in rec.errors:
+            err(f"error: {problem}", err=True)
+        if not quiet or rec.status == "failed":
+            counts = ", ".join(f"{n} {s}" for s, n in rec.entries.items())
+            typer.echo(clean(f"{rec.status} {rec.nct_id or rec.label}" + (f" ({counts})" if counts else "")))
+
+    result: loading.LoadReport = _run("loading", inputs, quiet, lambda hook: loading.load(
+        inputs, conn, target=to, batch=batch, dry_run=dry_run, input_format=input_format,
+        max_file_mb=max_file_mb, jobs=workers, progress=hook, on_trial=show))
+    _write_report(report, result.to_dict())
+    _print_inputs(result.skipped_files, result.notes, quiet)
+    if not quiet:
+        s = result.summary()
+        verb = "would load" if dry_run else "loaded"
+        err(f"{verb} {len(result.records)} trial(s) into {clean(conn.server)}: " + ", ".join(f"{n} {k}" for k, n in
+            s.items()), err=True)
+    _finish(result, len(result.records), inputs)
 
 
 # --- roundtrip ---------------------------------------------------------------------------------
