@@ -62,36 +62,3 @@ def to_trial_data(doc: dict[str, Any]) -> dict[str, Any]:
     """Trial data (without ``source``) rebuilt from a Bundle by running the mappings in reverse."""
     resources = {e["fullUrl"]: e["resource"] for e in doc.get("entry", []) if "fullUrl" in e and "resource" in e}
     return reverse(mapping_set(), resources)
-
-
-def ready() -> object:
-    from trial2fhir.validation.fhir import locate_schema
-
-    return locate_schema("R5")
-
-
-def validate(data: bytes) -> list[str]:
-    from trial2fhir.validation.fhir import validate_bundle
-
-    return [str(issue) for issue in validate_bundle(orjson.loads(data))]
-
-
-def ndjson_lines(data: bytes) -> dict[str, list[bytes]]:
-    """The Bulk Data layout: one NDJSON line per resource, grouped by type, references made relative."""
-    doc = orjson.loads(data)
-    ids = {e["fullUrl"]: f"{e['resource']['resourceType']}/{e['resource']['id']}" for e in doc["entry"]}
-    out: dict[str, list[bytes]] = {}
-    for e in doc["entry"]:
-        resource = _relink(e["resource"], ids)
-        out.setdefault(resource["resourceType"], []).append(orjson.dumps(resource))
-    return out
-
-
-def _relink(node: Any, ids: dict[str, str]) -> Any:
-    if isinstance(node, dict):
-        return {
-            k: ids.get(v, v) if k == "reference" and isinstance(v, str) else _relink(v, ids) for k, v in node.items()
-        }
-    if isinstance(node, list):
-        return [_relink(v, ids) for v in node]
-    return node
