@@ -135,27 +135,36 @@ def template_fields(template: str) -> list[str]:
     return [f.removeprefix("?") for f in _PLACEHOLDER.findall(template)]
 
 
+@lru_cache(maxsize=4096)
+def _template_parts(template: str) -> tuple[tuple[str, str | None, bool], ...]:
+    """A template split once into (literal, key or None, optional): rendering then needs no regex."""
+    out: list[tuple[str, str | None, bool]] = []
+    pieces = _PLACEHOLDER.split(template)
+    for i in range(0, len(pieces), 2):
+        key = pieces[i + 1] if i + 1 < len(pieces) else None
+        optional = key is not None and key.startswith("?")
+        out.append((pieces[i], key.removeprefix("?") if key is not None else None, optional))
+    return tuple(out)
+
+
 def render_template(template: str, scope: Scope, escape: bool = False) -> str | None:
     """Fill ``{path}`` and ``{#var}`` (1-based index of a loop variable); None if a value is missing.
 
     ``{?path}`` may be missing (it gives ""); ``escape`` escapes each value for XHTML (narratives).
     """
-    missing = False
-
-    def fill(m: re.Match[str]) -> str:
-        nonlocal missing
-        key = m.group(1)
-        optional = key.startswith("?")
-        key = key.removeprefix("?")
+    text: list[str] = []
+    for literal, key, optional in _template_parts(template):
+        text.append(literal)
+        if key is None:
+            continue
         value = scope.get(key) if key.startswith("#") else paths.get(scope, key)
         if value in (None, ""):
-            missing = missing or not optional
-            return ""
-        text = str(value)
-        return html.escape(text, quote=False) if escape else text
-
-    text = _PLACEHOLDER.sub(fill, template)
-    return None if missing else text
+            if not optional:
+                return None
+            continue
+        value_text = str(value)
+        text.append(html.escape(value_text, quote=False) if escape else value_text)
+    return "".join(text)
 
 
 def parse_template(template: str, text: str) -> dict[str, str] | None:

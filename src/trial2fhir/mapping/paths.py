@@ -10,19 +10,26 @@ its backup, then its investigators).
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 Scope = Mapping[str, Any]
 ROOT = "$"
 
 
+@lru_cache(maxsize=8192)
+def _split(path: str) -> tuple[str, ...]:
+    return tuple(path.split("."))
+
+
 def split(path: str) -> list[str]:
-    return path.split(".")
+    """Cached: the same few hundred mapping paths are split per trial."""
+    return list(_split(path))
 
 
 def get(scope: Scope, path: str) -> Any:
-    parts = split(path)
+    parts: Sequence[str] = _split(path)
     if parts[0] in scope and parts[0] != ROOT:
         value: Any = scope[parts[0]]
         if isinstance(value, Holder):  # the item a reverse ``each`` is rebuilding
