@@ -100,6 +100,18 @@ def _input_format(from_: str) -> str | None:
     return from_
 
 
+def _record_options(
+    from_: str, report: Path | None, jobs: int, force_jobs: bool, quiet: bool
+) -> tuple[str | None, int]:
+    """The options every record-reading command shares, checked before any record is read:
+    (input format or None for auto, worker count)."""
+    input_format = _input_format(from_)
+    with _stops():
+        if report is not None:
+            check_report_path(report)
+    return input_format, _jobs(jobs, force_jobs, quiet)
+
+
 @contextmanager
 def _stops() -> Iterator[None]:
     """Library errors that stop a command before or outside any record, as one line and an exit code."""
@@ -235,13 +247,9 @@ def convert_cmd(
     """
     _check_choice(to, dict(TARGETS), "target")
     _check_choice([fmt], {"files": None, "ndjson": None}, "format")
-    input_format = _input_format(from_)
-    with _stops():
-        if report is not None:
-            check_report_path(report)
     if not validate and not quiet:
         err("note: --no-validate: outputs are written without schema validation", err=True)
-    workers = _jobs(jobs, force_jobs, quiet)
+    input_format, workers = _record_options(from_, report, jobs, force_jobs, quiet)
     result: ConvertReport = _run("converting", inputs, quiet, lambda hook: convert(
         inputs, output, targets=to, input_format=input_format, max_file_mb=max_file_mb, validate=validate,
         ndjson=fmt == "ndjson", jobs=workers, progress=hook, keep_invalid=keep_invalid))
@@ -351,14 +359,11 @@ def load_cmd(
     """
     from trial2fhir import load as loading
 
-    input_format = _input_format(from_)
+    input_format, workers = _record_options(from_, report, jobs, force_jobs, quiet)
     with _stops():
-        if report is not None:
-            check_report_path(report)
         conn = loading.Connection(server, loading.read_token(token_env, token_file, dict(os.environ)),
                                   loading.parse_headers(header), timeout_s=timeout, retries=retries,
                                   retry_budget_s=retry_budget)
-    workers = _jobs(jobs, force_jobs, quiet)
 
     def show(rec: loading.TrialLoad) -> None:
         if dry_run and rec.bundle is not None:
@@ -404,11 +409,7 @@ def roundtrip_cmd(
     """Convert, validate, read the written bytes back and compare each trial; exit 1 on an invalid
     output or an undeclared loss (or a record that could not be read)."""
     _check_choice(to, dict(TARGETS), "target")
-    input_format = _input_format(from_)
-    with _stops():
-        if report is not None:
-            check_report_path(report)
-    workers = _jobs(jobs, force_jobs, quiet)
+    input_format, workers = _record_options(from_, report, jobs, force_jobs, quiet)
     result: roundtrip.RoundtripReport = _run("round-tripping", inputs, quiet, lambda hook: roundtrip.run(
         inputs, to, output, input_format=input_format, max_file_mb=max_file_mb, jobs=workers, progress=hook))
     _print_inputs(result.skipped_files, result.notes, quiet)
@@ -458,11 +459,7 @@ def check_cmd(
     from trial2fhir.readiness_table import print_tables
 
     _check_choice([registry], dict.fromkeys(readiness.registries()), "registry")
-    input_format = _input_format(from_)
-    with _stops():
-        if report is not None:
-            check_report_path(report)
-    workers = _jobs(jobs, force_jobs, quiet)
+    input_format, workers = _record_options(from_, report, jobs, force_jobs, quiet)
     run: readiness.CheckRun = _run("checking", inputs, quiet, lambda hook: readiness.check(
         inputs, registry, input_format=input_format, max_file_mb=max_file_mb, jobs=workers, progress=hook))
     for problem in run.errors:

@@ -80,12 +80,10 @@ class Writer:
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
-            os.replace(tmp, target)
         except OSError as exc:
             self.discard(tmp)
             raise OutputError("write", target, exc) from None
-        self._temps.discard(tmp)
-        return target
+        return self.commit(tmp, name)
 
     def commit(self, tmp: str, name: str) -> Path:
         """Move a finished temporary file (from :meth:`temp`) to its final name."""
