@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from trial2fhir.mapping.directives import NAMESPACE, render_template
+from trial2fhir.mapping.directives import render_template, uuid5_text
 from trial2fhir.mapping.paths import Scope
 
 TRIAL_RESOURCE = "https://trial2fhir.org/fhir/sid/trial-resource"
@@ -47,7 +46,7 @@ class Identity:
 
     @property
     def uuid(self) -> str:
-        return str(uuid.uuid5(NAMESPACE, f"{self.system}|{self.value}"))
+        return uuid5_text(f"{self.system}|{self.value}")
 
     @property
     def full_url(self) -> str:
