@@ -11,12 +11,13 @@ request headers and redacted from every message, so it never reaches output or r
 from __future__ import annotations
 
 import email.utils
+import http.client
 import json
 import random
 import re
 import ssl
+import threading
 import time
-import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator, Sequence
@@ -49,6 +50,10 @@ class Connection:
     retries: int = 4
     retry_budget_s: float = 60.0
     backoff_s: float = 0.5
+    # One keep-alive connection per thread and one SSL context for the whole run: a new TCP (and TLS)
+    # connection and a CA bundle loaded per transaction cost more than a small transaction itself.
+    _local: threading.local = field(default_factory=threading.local, init=False, repr=False, compare=False)
+    _context: ssl.SSLContext | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         parts = urllib.parse.urlsplit(self.server)
@@ -60,6 +65,42 @@ class Connection:
 
     def redact(self, text: str) -> str:
         return text.replace(self.token, "***") if self.token else text
+
+    def http(self) -> tuple[http.client.HTTPConnection, str]:
+        """This thread's connection to the server (opened lazily) and the request target to POST to."""
+        parts = urllib.parse.urlsplit(self.server)
+        target = (parts.path or "") + "/"
+        live: http.client.HTTPConnection | None = getattr(self._local, "conn", None)
+        if live is not None:
+            return live, getattr(self._local, "target", target)
+        host, port = parts.hostname or "", parts.port
+        # The environment's proxy, as urllib honoured it (HTTP(S)_PROXY, NO_PROXY).
+        proxy = urllib.request.getproxies().get(parts.scheme)
+        via = urllib.parse.urlsplit(proxy) if proxy and not urllib.request.proxy_bypass(parts.netloc) else None
+        conn: http.client.HTTPConnection
+        if parts.scheme == "https":
+            if self._context is None:
+                self._context = ssl.create_default_context()  # https is always verified
+            if via is not None:
+                conn = http.client.HTTPSConnection(via.hostname or "", via.port or 80, timeout=self.timeout_s,
+                                                   context=self._context)
+                conn.set_tunnel(host, port or 443)
+            else:
+                conn = http.client.HTTPSConnection(host, port, timeout=self.timeout_s, context=self._context)
+        elif via is not None:
+            conn = http.client.HTTPConnection(via.hostname or "", via.port or 80, timeout=self.timeout_s)
+            target = f"{parts.scheme}://{parts.netloc}{target}"  # a plain-HTTP proxy takes the absolute URL
+        else:
+            conn = http.client.HTTPConnection(host, port, timeout=self.timeout_s)
+        self._local.conn, self._local.target = conn, target
+        return conn, target
+
+    def close(self) -> None:
+        """Drop this thread's connection (after a fault, or when done); the next request opens a new one."""
+        live: http.client.HTTPConnection | None = getattr(self._local, "conn", None)
+        self._local.conn = None
+        if live is not None:
+            live.close()
 
 
 def read_token(token_env: str | None, token_file: Path | None, environ: dict[str, str]) -> str | None:
@@ -145,12 +186,11 @@ def post_transaction(conn: Connection, bundle: dict[str, Any], sleep: Callable[[
     headers = {"Content-Type": "application/fhir+json", "Accept": "application/fhir+json", **conn.headers}
     if conn.token:
         headers["Authorization"] = f"Bearer {conn.token}"
-    context = ssl.create_default_context()  # https is always verified
     started = time.monotonic()
     attempt = 0
     while True:
         try:
-            return _post_once(conn, data, headers, context)
+            return _post_once(conn, data, headers)
         except _Retry as r:
             attempt += 1
             delay = r.after_s if r.after_s is not None else conn.backoff_s * 2 ** (attempt - 1)
@@ -161,29 +201,63 @@ def post_transaction(conn: Connection, bundle: dict[str, Any], sleep: Callable[[
             sleep(delay)
 
 
-def _post_once(conn: Connection, data: bytes, headers: dict[str, str], context: ssl.SSLContext) -> Any:
-    req = urllib.request.Request(conn.server + "/", data=data, headers=headers, method="POST")
+class _ConnectFailed(Exception):
+    def __init__(self, cause: OSError) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+def _exchange(conn: Connection, data: bytes, headers: dict[str, str]) -> tuple[int, http.client.HTTPMessage, bytes]:
+    """One request on the kept-alive connection. A connection the server closed while idle is reopened
+    at once, once: not a fault to back off from (the transaction is idempotent anyway)."""
+    for last in (False, True):
+        http_conn, target = conn.http()
+        reused = http_conn.sock is not None
+        if not reused:
+            try:
+                http_conn.connect()
+            except ssl.SSLError:
+                conn.close()
+                raise
+            except OSError as exc:
+                conn.close()
+                raise exc if isinstance(exc, TimeoutError) else _ConnectFailed(exc) from None
+        try:
+            http_conn.request("POST", target, body=data, headers=headers)
+            resp = http_conn.getresponse()
+            body = resp.read()
+        except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+            conn.close()
+            if reused and not last:
+                continue
+            raise
+        except BaseException:
+            conn.close()  # a timeout or a half-read answer leaves the connection unusable
+            raise
+        if resp.will_close:
+            conn.close()
+        return resp.status, resp.msg, body
+    raise AssertionError("unreachable: the second attempt returns or raises")
+
+
+def _post_once(conn: Connection, data: bytes, headers: dict[str, str]) -> Any:
     try:
-        with urllib.request.urlopen(req, timeout=conn.timeout_s, context=context) as resp:
-            return json.loads(resp.read())
-    except urllib.error.HTTPError as exc:
-        body = exc.read()
-        message, entry = _outcome_message(body)
-        if exc.code == 429 or exc.code >= 500:
-            raise _Retry(f"HTTP {exc.code} from the server: {message}",
-                         _retry_after(exc.headers.get("Retry-After"))) from None
-        raise SendError(conn.redact(f"HTTP {exc.code}: {message}"), entry) from None
+        status, answer_headers, body = _exchange(conn, data, headers)
     except TimeoutError:
         raise _Retry(f"no answer within {conn.timeout_s:g} s") from None
-    except urllib.error.URLError as exc:
-        reason = exc.reason
-        if isinstance(reason, ssl.SSLError):
-            raise SendError(f"TLS: {reason}") from None
-        if isinstance(reason, TimeoutError):
-            raise _Retry(f"no answer within {conn.timeout_s:g} s") from None
-        raise _Retry(f"cannot connect to {conn.server}: {getattr(reason, 'strerror', None) or reason}") from None
-    except (ConnectionError, OSError) as exc:  # reset mid-response
-        raise _Retry(f"connection to {conn.server} failed: {exc}") from None
+    except ssl.SSLError as exc:
+        raise SendError(f"TLS: {exc}") from None
+    except _ConnectFailed as exc:
+        raise _Retry(f"cannot connect to {conn.server}: {exc.cause.strerror or exc.cause}") from None
+    except (OSError, http.client.HTTPException) as exc:  # reset, or an answer cut short / malformed
+        raise _Retry(f"connection to {conn.server} failed: {exc or type(exc).__name__}") from None
+    if status >= 400:
+        message, entry = _outcome_message(body)
+        if status == 429 or status >= 500:
+            raise _Retry(f"HTTP {status} from the server: {message}", _retry_after(answer_headers.get("Retry-After")))
+        raise SendError(conn.redact(f"HTTP {status}: {message}"), entry)
+    try:
+        return json.loads(body)
     except ValueError:
         raise SendError("the server's answer is not JSON") from None
 
@@ -430,4 +504,6 @@ def load(
         flush()
     except KeyboardInterrupt:
         report.interrupted = True
+    finally:
+        conn.close()
     return report

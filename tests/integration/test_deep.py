@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from tests.conftest import GOLDEN
+from tests.conftest import GOLDEN, SAMPLES
 from tests.integration.engine import ensure_installed
 from trial2fhir.cli import app
-from trial2fhir.validation.deep import ENGINE_ENV, deep_validate
+from trial2fhir.validation.deep import ENGINE_ENV, deep_validate, fhir_version
 
 pytestmark = pytest.mark.integration
 runner = CliRunner()
@@ -47,6 +47,33 @@ def test_r4b_goldens_when_present() -> None:
     if not r4b:
         pytest.skip("no R4B goldens in this build (h-fhir-r4b not merged)")
     assert {f: p for f, p in deep_validate(r4b).items() if p} == {}
+
+
+def test_a_renamed_r4b_bundle_is_judged_r4b_by_its_content(tmp_path: Path) -> None:
+    r4b = sorted(GOLDEN.glob("fhir-r4b/*.json"))
+    if not r4b:
+        pytest.skip("no R4B goldens in this build")
+    renamed = tmp_path / "bundle.json"  # nothing in the name says R4B: only the FHIR-version meta.tag does
+    shutil.copyfile(r4b[0], renamed)
+    assert fhir_version(renamed, None) == "R4B"
+    assert fhir_version(renamed, "fhir-r5") == "R5"  # --as still overrides the content
+    result = runner.invoke(app, ["validate", "--deep", str(renamed)])
+    assert result.exit_code == 0, result.output
+    assert "0 problem(s)" in result.output
+    assert deep_validate([renamed]) == {str(renamed): []}
+
+
+@pytest.mark.parametrize("target", ["fhir-r5", "fhir-r4b"])
+def test_freshly_converted_samples_pass_deep_validation(tmp_path: Path, target: str) -> None:
+    converted = runner.invoke(app, ["convert", str(SAMPLES), "--to", target, "-o", str(tmp_path)])
+    assert converted.exit_code == 0, converted.output
+    written = sorted(tmp_path.glob(f"*.{target}.json"))
+    assert len(written) == len(list(SAMPLES.iterdir()))
+    expected = "R4B" if target == "fhir-r4b" else "R5"
+    assert {fhir_version(f, None) for f in written} == {expected}
+    problems = deep_validate(written)
+    assert set(problems) == {str(f) for f in written}
+    assert {f: p for f, p in problems.items() if p} == {}
 
 
 def test_a_bad_code_fails_with_resource_and_path(tmp_path: Path) -> None:

@@ -64,6 +64,27 @@ def test_failed_transaction_leaves_nothing(engine_r5: Engine) -> None:
         assert engine_r5.get(f"/{entry['resource']['resourceType']}")["total"] == 0
 
 
+def test_failed_update_restores_what_was_stored(engine_r5: Engine) -> None:
+    bundle = golden(GOLDEN_R5[0])
+    status, _ = post(engine_r5, bundle)
+    assert status == 200
+    stored = {t: engine_r5.get(f"/{t}") for t in {e["resource"]["resourceType"] for e in bundle["entry"]}}
+    changed = copy.deepcopy(bundle)
+    study = changed["entry"][0]["resource"]
+    assert study["resourceType"] == "ResearchStudy"
+    study["title"] = "A new title, then a broken entry"
+    study["identifier"].append({"system": "http://example.org/other", "value": "X-1"})
+    changed["entry"][-1]["resource"]["status"] = "bogus"
+    status, _ = post(engine_r5, changed)
+    assert status == 400
+    # Every resource as it was (content and version), and the search index without the new identifier.
+    assert {t: engine_r5.get(f"/{t}") for t in stored} == stored
+    assert engine_r5.search("ResearchStudy", "identifier=http://example.org/other|X-1") == []
+    ident = bundle["entry"][0]["resource"]["identifier"][0]
+    found = engine_r5.search("ResearchStudy", f"identifier={ident['system']}|{ident['value']}")
+    assert [r["title"] for r in found] == [bundle["entry"][0]["resource"]["title"]]
+
+
 def test_unresolved_reference_rejects_the_transaction(engine_r5: Engine) -> None:
     bundle = golden(GOLDEN_R5[0])
     bundle["entry"] = bundle["entry"][:1]  # the study alone: its references point nowhere

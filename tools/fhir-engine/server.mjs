@@ -14,7 +14,64 @@ function arg(name, fallback) {
 const port = Number(arg('--port', '8090'));
 const version = arg('--fhir-version', 'R5');
 const engine = loadEngine(version);
-const store = new Map(); // "Type/id" -> { resource, versionId }
+
+// "Type/id" -> { resource, versionId }, indexed by type and by identifier value so that a conditional
+// write costs a lookup, not a scan of every resource. A transaction writes in place and keeps an undo
+// log (each key's value before its first write), so a rollback restores exactly those keys: no copy of
+// the whole store per transaction.
+class Store {
+  constructor() { this.clear(); }
+
+  clear() {
+    this.recs = new Map();
+    this.byType = new Map(); // type -> Set of keys
+    this.byValue = new Map(); // "type|identifier value" -> Set of keys (the system is checked on match)
+    this.undo = null;
+  }
+
+  get(key) { return this.recs.get(key); }
+  has(key) { return this.recs.has(key); }
+
+  // What `key` held before the running transaction (its current value outside one).
+  before(key) { return this.undo?.has(key) ? this.undo.get(key) : this.recs.get(key); }
+
+  #index(key, rec, add) {
+    const type = key.slice(0, key.indexOf('/'));
+    const names = [type, ...(rec.resource.identifier ?? []).map((i) => `${type}|${i.value}`)];
+    for (const [i, name] of names.entries()) {
+      const map = i === 0 ? this.byType : this.byValue;
+      let keys = map.get(name);
+      if (add) { if (!keys) map.set(name, (keys = new Set())); keys.add(key); }
+      else if (keys) { keys.delete(key); if (!keys.size) map.delete(name); }
+    }
+  }
+
+  #put(key, rec) {
+    const old = this.recs.get(key);
+    if (old) this.#index(key, old, false);
+    if (rec) { this.recs.set(key, rec); this.#index(key, rec, true); }
+    else this.recs.delete(key);
+  }
+
+  set(key, rec) {
+    if (this.undo && !this.undo.has(key)) this.undo.set(key, this.recs.get(key));
+    this.#put(key, rec);
+  }
+
+  // Candidate keys of `type` for a search: those holding an identifier with this value, or every one.
+  candidates(type, identifierValue) {
+    const keys = identifierValue === undefined ? this.byType.get(type) : this.byValue.get(`${type}|${identifierValue}`);
+    return keys ? [...keys] : [];
+  }
+
+  begin() { this.undo = new Map(); }
+  commit() { this.undo = null; }
+  rollback() {
+    for (const [key, rec] of this.undo ?? []) this.#put(key, rec);
+    this.undo = null;
+  }
+}
+const store = new Store();
 
 class FhirError extends Error {
   constructor(status, text, expression) {
@@ -51,9 +108,11 @@ function identifierMatches(resource, param) {
 
 function search(view, type, query) {
   const params = new URLSearchParams(query);
+  const ident = params.get('identifier');
+  const value = ident === null ? undefined : ident.slice(ident.indexOf('|') + 1);
   const out = [];
-  for (const [key, rec] of view) {
-    if (!key.startsWith(`${type}/`)) continue;
+  for (const key of view.candidates(type, value)) {
+    const rec = view.get(key);
     let ok = true;
     for (const [name, val] of params) {
       if (name === 'identifier') ok &&= identifierMatches(rec.resource, val);
@@ -105,7 +164,7 @@ function check(resource, where) {
   }
 }
 
-// Applies one write to `view` (a copy of the store during a transaction).
+// Applies one write to `view` (the store, its undo log recording what was there).
 function write(view, method, url, resource, ifNoneExist, where) {
   const [path, query] = url.split('?');
   const type = path.split('/')[0];
@@ -163,9 +222,20 @@ function responseEntry(result) {
 }
 
 function transaction(bundle) {
+  store.begin();
+  try {
+    const response = apply(bundle, store);
+    store.commit(); // all or nothing: an exception anywhere undoes every write
+    return response;
+  } catch (err) {
+    store.rollback();
+    throw err;
+  }
+}
+
+function apply(bundle, view) {
   const entries = bundle.entry ?? [];
   const isTx = bundle.type === 'transaction';
-  const view = new Map(store);
   const where = (i, e) => `Bundle.entry[${i}]${e.fullUrl ? ` (${e.fullUrl})` : ''}`;
   entries.forEach((e, i) => {
     if (!e.request?.method || !e.request?.url) throw new FhirError(400, `${where(i, e)}: entry has no request`, [`Bundle.entry[${i}].request`]);
@@ -185,7 +255,7 @@ function transaction(bundle) {
     const rewritten = rewriteRefs(e.resource, map);
     const fresh = result.outcome === 'created';
     // Compare the rewritten content with what was stored before this transaction.
-    const before = store.get(key);
+    const before = view.before(key);
     // Only what will be written is validated: content equal to the stored (validated) one is not.
     if (fresh || !before || !sameContent(before.resource, rewritten)) check(e.resource, `${where(i, e)} ${e.resource.resourceType}`);
     let rec;
@@ -202,7 +272,6 @@ function transaction(bundle) {
     }
   }
   if (!isTx) throw new FhirError(400, 'only transaction Bundles are supported by this test server');
-  for (const [k, v] of view) store.set(k, v); // commit: all or nothing
   return { resourceType: 'Bundle', type: 'transaction-response', entry: results.map(({ result }) => responseEntry(result)) };
 }
 

@@ -31,24 +31,36 @@ def engine_dir() -> Path:
     return d
 
 
+def _sniffed(path: Path) -> str | None:
+    """The release of the target whose output this file's first bytes look like (as plain ``validate``)."""
+    from trial2fhir.validate import HEAD_BYTES, detect
+
+    with path.open("rb") as fh:
+        t = detect(fh.read(HEAD_BYTES))
+    return getattr(t, "release", None) if t is not None and t.name.startswith("fhir") else None
+
+
 def is_fhir_json(path: Path, target: str | None) -> bool:
     """A written FHIR JSON file (Bundle or resource), as ``validate`` would judge it."""
-    from trial2fhir.validate import detect
-
     if path.suffix != ".json" or not path.is_file():
         return False
     if target is not None:
         return target.startswith("fhir")
-    with path.open("rb") as fh:
-        t = detect(fh.read(4096))
-    return t is not None and t.name.startswith("fhir")
+    return _sniffed(path) is not None
 
 
 def fhir_version(path: Path, target: str | None) -> str:
-    """R4B for files the fhir-r4b target wrote (or when told so), else R5."""
-    if target == "fhir-r4b" or path.name.endswith(".fhir-r4b.json"):
-        return "R4B"
-    return "R5"
+    """The release ``target`` names, else the one the content shows (the R4B target tags its Bundles with
+    the FHIR-version meta.tag; a file's name says nothing, since users rename files), else R5."""
+    if target is not None:
+        from trial2fhir.targets import TARGETS
+
+        t = TARGETS.get(target)
+        return str(getattr(t, "release", None) or "R5")
+    try:
+        return _sniffed(path) or "R5"
+    except OSError:
+        return "R5"  # unreadable: the engine run reports it against the file
 
 
 def deep_validate(files: Sequence[Path], target: str | None = None) -> dict[str, list[Problem]]:
