@@ -230,3 +230,67 @@ def test_missing_schema_stops_once_and_says_what_to_install(
     assert result.exit_code == 2
     assert result.output.count("error:") == 1
     assert "nowhere.json does not name a file" in result.output
+
+
+# --- What the complete Trial holds reaches FHIR (issue #8): read from the written Bundle ----------
+
+MESH = "https://www.nlm.nih.gov/mesh"
+
+
+def written_study(tmp_path: Path, shared_dir: Path, name: str) -> dict[str, Any]:
+    """Convert one dev record with the CLI and read the ResearchStudy back from the written file."""
+    src = shared_dir / "ctgov-dev" / name
+    result = runner.invoke(app, ["convert", str(src), "--to", "fhir-r5", "-o", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    (path,) = tmp_path.glob("*.fhir-r5.json")
+    study: dict[str, Any] = json.loads(path.read_text())["entry"][0]["resource"]
+    assert study["resourceType"] == "ResearchStudy"
+    return study
+
+
+def test_mesh_terms_are_their_own_concepts_on_condition_and_focus(tmp_path: Path, shared_dir: Path) -> None:
+    study = written_study(tmp_path, shared_dir, "NCT02552212.json")
+    mesh = [c for c in study["condition"] if any(x["system"] == MESH for x in c.get("coding", []))]
+    axial = {"code": "D000089183", "display": "Axial Spondyloarthritis", "system": MESH}
+    assert axial in [c["coding"][0] for c in mesh]
+    # one concept per CodeableConcept: a MeSH one carries MeSH only; the free text stays text
+    assert all(len(c["coding"]) == 1 and "text" not in c for c in mesh)
+    assert {"text": "Nr-axSpA"} in study["condition"]
+    focus_mesh = [f["concept"]["coding"][0] for f in study["focus"] if "coding" in f.get("concept", {})]
+    assert focus_mesh == [{"system": MESH, "code": "D000068582", "display": "Certolizumab Pegol"}]
+    assert all("reference" in f for f in study["focus"] if "coding" not in f["concept"])
+
+
+def test_region_is_iso_3166_with_the_name_as_text(tmp_path: Path, shared_dir: Path) -> None:
+    study = written_study(tmp_path, shared_dir, "NCT03494712.xml")
+    assert study["region"] == [{"coding": [{"system": "urn:iso:std:iso:3166", "code": "BE", "display": "Belgium"}],
+                                "text": "Belgium"}]
+
+
+def test_unknown_country_keeps_its_text_without_a_coding() -> None:
+    trial = sample_trial(SAMPLE_FILES[0])
+    trial.derived.location_countries = ["Korea, Republic of", "Atlantis"]
+    study = fhir_r5.bundle(trial)["entry"][0]["resource"]
+    assert study["region"][0]["coding"][0]["code"] == "KR"
+    assert study["region"][1] == {"text": "Atlantis"}
+    assert roundtrip_fhir_r5(trial).ok
+
+
+def test_posted_results_link_the_results_page_and_dates(tmp_path: Path, shared_dir: Path) -> None:
+    study = written_study(tmp_path, shared_dir, "NCT02513394.json")
+    (link,) = [a for a in study["relatedArtifact"] if a.get("label") == "Results"]
+    assert link["type"] == "documentation"
+    assert link["document"]["url"] == "https://clinicaltrials.gov/study/NCT02513394?tab=results"
+    assert link["publicationDate"] == "2022-04-13"
+    states = {s["state"]["coding"][0]["code"]: s for s in study["progressStatus"]}
+    assert states["resultsFirstSubmitDate"]["period"] == {"start": "2022-02-01"}
+    assert states["resultsFirstPostDateStruct"]["actual"] is True
+    assert "no-results-posted" not in json.dumps(study["classifier"])
+
+
+def test_no_results_is_a_classifier_not_a_link(tmp_path: Path, shared_dir: Path) -> None:
+    study = written_study(tmp_path, shared_dir, "NCT00000105.xml")
+    assert {"code": "no-results-posted", "display": "No results posted",
+            "system": "https://trial2fhir.org/fhir/CodeSystem/ctgov-study-classifier"} in [
+        c["coding"][0] for c in study["classifier"]]
+    assert not [a for a in study["relatedArtifact"] if a.get("label") == "Results"]
