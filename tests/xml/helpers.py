@@ -3,12 +3,13 @@ round-trip checks every XML target runs the same way."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import SAMPLES, assert_golden
+from tests.conftest import SAMPLES, assert_golden, shared_params
 from trial2fhir.errors import RecordError
 from trial2fhir.model import Trial
 from trial2fhir.roundtrip import roundtrip_one
@@ -55,3 +56,22 @@ def written_enrollment(t: Trial) -> bool:
     """An enrollment type without a count says nothing a Trial Summary can hold (no registry gives one)."""
     e = t.design.enrollment
     return e is None or e.count is not None or e.type is None
+
+
+def end_to_end_tests(target: Target[Any], name: str) -> tuple[Callable[..., None], ...]:
+    """The three checks every XML target runs (golden per sample; each sample and each ../shared
+    record valid and round-tripping), made afresh for each test module so their marks stay apart."""
+
+    @pytest.mark.parametrize("path", SAMPLE_FILES, ids=[p.stem for p in SAMPLE_FILES])
+    def test_golden(path: Path, update_goldens: bool) -> None:
+        assert_sample_golden(target, name, path, update_goldens)
+
+    @pytest.mark.parametrize("path", SAMPLE_FILES, ids=[p.stem for p in SAMPLE_FILES])
+    def test_sample_is_valid_and_round_trips(path: Path) -> None:
+        assert_round_trips(target, sample_trial(path))
+
+    @pytest.mark.parametrize("path", shared_params("*"), ids=lambda p: p.name if p else "none")
+    def test_real_record_is_valid_and_round_trips(path: Path) -> None:
+        assert_record_round_trips(target, path)
+
+    return test_golden, test_sample_is_valid_and_round_trips, test_real_record_is_valid_and_round_trips

@@ -9,13 +9,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from lxml import etree
 
-from tests.conftest import shared_params
 from tests.strategies import trials
 from tests.xml.helpers import (
     SAMPLE_FILES,
-    assert_record_round_trips,
     assert_round_trips,
-    assert_sample_golden,
+    end_to_end_tests,
     sample_trial,
     written_enrollment,
 )
@@ -26,19 +24,8 @@ NS = {"o": "http://www.cdisc.org/ns/odm/v1.3", "sdm": "http://www.cdisc.org/ns/s
 pytestmark = pytest.mark.usefixtures("schema_dir")
 
 
-@pytest.mark.parametrize("path", SAMPLE_FILES, ids=[p.stem for p in SAMPLE_FILES])
-def test_golden(path: Path, update_goldens: bool) -> None:
-    assert_sample_golden(SDM, "odm-1.3.2-sdm", path, update_goldens)
-
-
-@pytest.mark.parametrize("path", SAMPLE_FILES, ids=[p.stem for p in SAMPLE_FILES])
-def test_sample_is_valid_and_round_trips(path: Path) -> None:
-    assert_round_trips(SDM, sample_trial(path))
-
-
-@pytest.mark.parametrize("path", shared_params("*"), ids=lambda p: p.name if p else "none")
-def test_real_record_is_valid_and_round_trips(path: Path) -> None:
-    assert_record_round_trips(SDM, path)
+test_golden, test_sample_is_valid_and_round_trips, test_real_record_is_valid_and_round_trips = (
+    end_to_end_tests(SDM, "odm-1.3.2-sdm"))
 
 
 @pytest.mark.parametrize("path", SAMPLE_FILES, ids=[p.stem for p in SAMPLE_FILES])

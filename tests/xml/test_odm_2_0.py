@@ -9,13 +9,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from lxml import etree
 
-from tests.conftest import shared_params
 from tests.strategies import trials
 from tests.xml.helpers import (
     SAMPLE_FILES,
-    assert_record_round_trips,
     assert_round_trips,
-    assert_sample_golden,
+    end_to_end_tests,
     sample_trial,
     written_enrollment,
 )
@@ -25,19 +23,8 @@ from trial2fhir.targets import ODM_2_0
 NS = {"o": "http://www.cdisc.org/ns/odm/v2.0", "x": "http://www.w3.org/1999/xhtml"}
 
 
-@pytest.mark.parametrize("path", SAMPLE_FILES, ids=[p.stem for p in SAMPLE_FILES])
-def test_golden(path: Path, update_goldens: bool) -> None:
-    assert_sample_golden(ODM_2_0, "odm-2.0", path, update_goldens)
-
-
-@pytest.mark.parametrize("path", SAMPLE_FILES, ids=[p.stem for p in SAMPLE_FILES])
-def test_sample_is_valid_and_round_trips(path: Path) -> None:
-    assert_round_trips(ODM_2_0, sample_trial(path))
-
-
-@pytest.mark.parametrize("path", shared_params("*"), ids=lambda p: p.name if p else "none")
-def test_real_record_is_valid_and_round_trips(path: Path) -> None:
-    assert_record_round_trips(ODM_2_0, path)
+test_golden, test_sample_is_valid_and_round_trips, test_real_record_is_valid_and_round_trips = (
+    end_to_end_tests(ODM_2_0, "odm-2.0"))
 
 
 def written(trial: Trial) -> etree._Element:
