@@ -34,13 +34,13 @@ def sample_trials() -> list[Trial]:
     return [t for p in sorted(SAMPLES.iterdir()) for t in trials(p)]
 
 
-def bundle_of(trial: Trial) -> dict[str, Any]:
-    target = TARGETS["fhir-r5"]
-    return dict(json.loads(target.serialise(target.build(trial))))
+def bundle_of(trial: Trial, target: str = "fhir-r5") -> dict[str, Any]:
+    t = TARGETS[target]
+    return dict(json.loads(t.serialise(t.build(trial))))
 
 
-def write(tmp_path: Path, name: str, bundle: dict[str, Any]) -> Path:
-    path = tmp_path / f"{name}.fhir-r5.json"
+def write(tmp_path: Path, name: str, bundle: dict[str, Any], target: str = "fhir-r5") -> Path:
+    path = tmp_path / f"{name}.{target}.json"
     path.write_text(json.dumps(bundle), encoding="utf-8")
     return path
 
@@ -83,50 +83,63 @@ def assert_loaded_and_resolving(engine: Engine, nct_ids: list[str]) -> None:
                 assert engine.get(f"/{ref}")["resourceType"] == ref.split("/")[0], ref
 
 
-# --- all records load; a second load is unchanged; references resolve --------------------------
+# --- all records load; a second load is unchanged; references resolve (R5 and R4B) -------------
 
 
-def test_samples_load_then_a_second_load_is_unchanged(engine_r5: Engine) -> None:
-    first = run_load(engine_r5.url, SAMPLES)
+@pytest.fixture(params=["fhir-r5", "fhir-r4b"])
+def release(request: pytest.FixtureRequest) -> tuple[Engine, str]:
+    """The engine of one FHIR release and the target that writes it."""
+    target: str = request.param
+    if target not in TARGETS:
+        pytest.skip(f"no {target} target in this build")
+    engine: Engine = request.getfixturevalue("engine_r4b" if target == "fhir-r4b" else "engine_r5")
+    return engine, target
+
+
+def test_samples_load_then_a_second_load_is_unchanged(release: tuple[Engine, str]) -> None:
+    engine, target = release
+    first = run_load(engine.url, SAMPLES, target=target)
     assert [r.status for r in first.records] == ["created"] * len(first.records), [r.errors for r in first.records]
     assert len(first.records) == len(list(SAMPLES.iterdir()))
-    second = run_load(engine_r5.url, SAMPLES)
+    second = run_load(engine.url, SAMPLES, target=target)
     assert {r.status for r in second.records} == {"unchanged"}
     assert all(set(r.entries) == {"unchanged"} for r in second.records)
-    assert_loaded_and_resolving(engine_r5, [r.nct_id for r in first.records])
+    assert_loaded_and_resolving(engine, [r.nct_id for r in first.records])
 
 
 @pytest.mark.shared
-def test_dev_records_load_batched_then_unchanged(engine_r5: Engine, shared_dir: Path) -> None:
-    first = run_load(engine_r5.url, shared_dir / "ctgov-dev", batch=10)
+def test_dev_records_load_batched_then_unchanged(release: tuple[Engine, str], shared_dir: Path) -> None:
+    engine, target = release
+    first = run_load(engine.url, shared_dir / "ctgov-dev", batch=10, target=target)
     assert len(first.records) == 50
     assert not first.failed, [r.errors for r in first.failed][:3]
-    second = run_load(engine_r5.url, shared_dir / "ctgov-dev", batch=10)
+    second = run_load(engine.url, shared_dir / "ctgov-dev", batch=10, target=target)
     assert second.summary()["unchanged"] == 50
-    assert_loaded_and_resolving(engine_r5, [r.nct_id for r in first.records])
+    assert_loaded_and_resolving(engine, [r.nct_id for r in first.records])
 
 
-def _twins() -> tuple[dict[str, Any], dict[str, Any]]:
+def _twins(target: str = "fhir-r5") -> tuple[dict[str, Any], dict[str, Any]]:
     trial = sample_trials()[0]
     twin = trial.model_copy(deep=True)
     twin.identification.nct_id = "NCT99999901"
-    return bundle_of(trial), bundle_of(twin)
+    return bundle_of(trial, target), bundle_of(twin, target)
 
 
 def _orgs(bundle: dict[str, Any]) -> list[dict[str, Any]]:
     return [e for e in bundle["entry"] if e["resource"]["resourceType"] == "Organization"]
 
 
-def test_a_sponsor_shared_by_two_trials_is_one_organization(engine_r5: Engine, tmp_path: Path) -> None:
-    a, b = _twins()
+def test_a_sponsor_shared_by_two_trials_is_one_organization(release: tuple[Engine, str], tmp_path: Path) -> None:
+    engine, target = release
+    a, b = _twins(target)
     orgs = {e["fullUrl"] for e in _orgs(a)}
     assert orgs
     if not orgs <= {e["fullUrl"] for e in b["entry"]}:
-        pytest.skip("the fhir-r5 mapping gives each trial its own sponsor identity: needs h-fhir-r5's identities")
-    report = run_load(engine_r5.url, write(tmp_path, "a", a), write(tmp_path, "b", b))
+        pytest.skip(f"the {target} mapping gives each trial its own sponsor identity")
+    report = run_load(engine.url, write(tmp_path, "a", a, target), write(tmp_path, "b", b, target), target=target)
     assert [r.status for r in report.records] == ["created", "created"]
-    assert len(study(engine_r5, "NCT99999901")) == 1
-    assert engine_r5.get("/Organization")["total"] == len(orgs)
+    assert len(study(engine, "NCT99999901")) == 1
+    assert engine.get("/Organization")["total"] == len(orgs)
 
 
 def test_one_identity_sent_by_two_trials_is_one_resource_on_the_server(engine_r5: Engine, tmp_path: Path) -> None:
@@ -336,14 +349,3 @@ def test_a_missing_token_variable_is_a_usage_error(tmp_path: Path) -> None:
                            env={})
     assert result.exit_code == 2
     assert "T2F_ABSENT" in result.output
-
-
-def test_r4b_loads_when_the_target_exists(engine_r4b: Engine) -> None:
-    if "fhir-r4b" not in TARGETS:
-        pytest.skip("no fhir-r4b target in this build (h-fhir-r4b not merged)")
-    first = run_load(engine_r4b.url, SAMPLES, target="fhir-r4b")
-    if any("MappingError" in e for r in first.failed for e in r.errors):
-        pytest.skip(f"the fhir-r4b mapping fails on this build: {first.failed[0].errors[0][:200]}")
-    assert not first.failed, [r.errors for r in first.failed]
-    second = run_load(engine_r4b.url, SAMPLES, target="fhir-r4b")
-    assert {r.status for r in second.records} == {"unchanged"}
