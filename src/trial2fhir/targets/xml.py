@@ -60,6 +60,9 @@ class Element:
     children: dict[str, Child] = field(default_factory=dict)  # Clark name -> child
     attributes: frozenset[str] = frozenset()  # Clark names for namespaced ones (xml:lang)
     text: bool = False  # simple or mixed content
+    # document key (``sdm:Summary``) -> (Clark tag, child): filled on first use by _fill, so building
+    # a document is dictionary look-ups, not name resolution against the schema on every element
+    slots: dict[str, tuple[str, Child]] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def leaf(self) -> bool:
@@ -245,20 +248,32 @@ def _fill(model: XsdModel, el: etree._Element, info: Element, content: Any, plac
     if not isinstance(content, dict):
         el.text = _text(content, place)
         return
-    kids: list[tuple[int, int, str, Child, Any]] = []
+    kids: list[tuple[int, int, str, str, Child, Any]] = []
+    slots = info.slots
     for key, value in content.items():
-        if key.startswith("@"):
-            el.set(model.clark(key[1:], attribute=True), _text(value, f"{place}/{key}"))
-        elif key == TEXT:
-            el.text = _text(value, place)
-        else:
-            child = info.children.get(model.clark(key))
+        slot = slots.get(key)
+        if slot is None:
+            if key.startswith("@"):
+                el.set(model.clark(key[1:], attribute=True), _text(value, f"{place}/{key}"))
+                continue
+            if key == TEXT:
+                el.text = _text(value, place)
+                continue
+            tag = model.clark(key)
+            child = info.children.get(tag)
             if child is None:
                 raise XmlValueError(f"{place}: {info.name} has no element {key!r}")
-            for i, item in enumerate(value if isinstance(value, list) else [value]):
-                kids.append((child.order, i, key, child, item))
-    for _, i, key, child, item in sorted(kids, key=lambda k: (k[0], k[1])):
-        sub = etree.SubElement(el, model.clark(key))
+            slot = slots[key] = (tag, child)
+        tag, child = slot
+        if isinstance(value, list):
+            for i, item in enumerate(value):
+                kids.append((child.order, i, key, tag, child, item))
+        else:
+            kids.append((child.order, 0, key, tag, child, value))
+    if len(kids) > 1:
+        kids.sort(key=lambda k: (k[0], k[1]))
+    for _, i, key, tag, child, item in kids:
+        sub = etree.SubElement(el, tag)
         _fill(model, sub, child.element, item, f"{place}/{key}[{i + 1}]" if child.repeats else f"{place}/{key}")
 
 
