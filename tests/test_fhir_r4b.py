@@ -398,3 +398,32 @@ def test_an_updated_record_updates_rather_than_duplicates() -> None:
             assert full_url == before[url]
     assert len([u for u in before if u.startswith("Location?")]) - 1 <= len(
         [u for u in after if u.startswith("Location?")])
+
+
+# --- issue #8: R4B follows R5's meaning rules ----------------------------------------------------
+
+
+def with_gender_description(trial: Trial) -> Trial:
+    eligibility = trial.eligibility.model_copy(
+        update={"gender_based": True, "gender_description": "Self-identified women, any sex at birth"}
+    )
+    return trial.model_copy(update={"eligibility": eligibility})
+
+
+def test_gender_description_is_carried_without_a_made_up_r5_element() -> None:
+    """R5 has no Group.characteristic.description: the written Group carries the text as the
+    gender-based characteristic's concept text, every 5.0 extension names an R5 element, and the
+    description round-trips."""
+    trial = with_gender_description(sample_trial(SAMPLE_FILES[0]))
+    doc = written(trial)
+    (group,) = resources(doc, "Group")
+    (gender,) = [c for c in group["characteristic"] if c.get("id") == "gender-based"]
+    assert gender["code"]["text"] == "Self-identified women, any sex at birth"
+    assert gender["valueBoolean"] is True
+    for ext in extensions(doc, XV):
+        rtype, *elements = ext["url"].removeprefix(XV).split(".")
+        model = fhir_class(rtype)
+        assert model is not None, ext["url"]
+        for element in elements:
+            model, _ = target_child(model, element)  # KeyError: not an R5 element
+    assert_round_trips(roundtrip_one(TARGET, trial))
