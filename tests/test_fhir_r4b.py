@@ -427,3 +427,30 @@ def test_gender_description_is_carried_without_a_made_up_r5_element() -> None:
         for element in elements:
             model, _ = target_child(model, element)  # KeyError: not an R5 element
     assert_round_trips(roundtrip_one(TARGET, trial))
+
+
+def codings(node: Any) -> list[dict[str, Any]]:
+    if isinstance(node, dict):
+        found = [c for c in node.get("coding", []) if isinstance(c, dict)]
+        return found + [c for v in node.values() for c in codings(v)]
+    if isinstance(node, list):
+        return [c for v in node for c in codings(v)]
+    return []
+
+
+def test_yes_no_facts_are_r5_classifier_codes_not_true_false_text() -> None:
+    """As R5: a yes/no CT.gov fact is a code asserting it (our CodeSystem, or HL7's), never a
+    CT.gov field name with "True"/"False" as text; nothing is written when CT.gov does not say."""
+    trial = sample_trial(SAMPLE_FILES[0])
+    oversight = trial.oversight.model_copy(update={"has_dmc": True, "is_us_export": False, "is_ppsd": None})
+    trial = trial.model_copy(update={"oversight": oversight})
+    (study,) = [r for r in resources(written(trial), "ResearchStudy") if r["id"] == trial.identification.nct_id]
+    found = {(c["system"], c["code"]) for c in codings(study)}
+    classifier = "https://trial2fhir.org/fhir/CodeSystem/ctgov-study-classifier"
+    assert (classifier, "has-dmc") in found
+    assert (classifier, "not-us-export") in found
+    assert not {code for system, code in found if system == classifier} & {"ppsd", "not-ppsd"}
+    assert not [c for c in codings(study) if c["code"] in {"oversightHasDmc", "isUsExport", "isPpsd"}]
+    assert "False" not in json.dumps(study)
+    assert '"True"' not in json.dumps(study)
+    assert_round_trips(roundtrip_one(TARGET, trial))
