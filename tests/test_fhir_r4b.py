@@ -36,7 +36,8 @@ runner = CliRunner()
 TARGET = TARGETS["fhir-r4b"]
 SAMPLE_FILES = sorted(SAMPLES.glob("*.txt"))
 XV = "http://hl7.org/fhir/5.0/StructureDefinition/extension-"
-CTGOV_STATUS = "https://clinicaltrials.gov/data-api/api#/components/schemas/Status"
+CTGOV_API = "https://clinicaltrials.gov/data-api/api#/components/schemas/"
+CTGOV_STATUS = "https://trial2fhir.org/fhir/CodeSystem/ctgov-status"
 
 
 def sample_trial(path: Path) -> Trial:
@@ -454,3 +455,25 @@ def test_yes_no_facts_are_r5_classifier_codes_not_true_false_text() -> None:
     assert "False" not in json.dumps(study)
     assert '"True"' not in json.dumps(study)
     assert_round_trips(roundtrip_one(TARGET, trial))
+
+
+@pytest.mark.parametrize("path", SAMPLE_FILES, ids=[p.stem for p in SAMPLE_FILES])
+def test_ctgov_codes_are_in_our_shipped_codesystems_not_api_doc_urls(path: Path) -> None:
+    """As R5: CT.gov values are coded in our CodeSystems (mappings/codesystems/), each written code
+    one the shipped CodeSystem defines; the API documentation's '#' URLs name no CodeSystem."""
+    import yaml
+
+    from trial2fhir.mapping.load import MAPPINGS
+
+    base = "https://trial2fhir.org/fhir/CodeSystem/"
+    shipped: dict[str, set[str]] = {}
+    for file in (MAPPINGS / "codesystems").glob("*.yaml"):
+        cs = yaml.safe_load(file.read_text())
+        shipped[cs["url"]] = {c["code"] for c in cs.get("concept", [])}
+    found = codings(written(sample_trial(path)))
+    ours = [c for c in found if c["system"].startswith(base)]
+    assert ours
+    for coding in ours:
+        assert coding["code"] in shipped[coding["system"]], coding
+    moved = {CTGOV_API + n for n in ("Sex", "Status", "Phase", "StudyType", "AgencyClass", "PrimaryPurpose")}
+    assert not [c for c in found if c["system"] in moved]
