@@ -36,7 +36,8 @@ runner = CliRunner()
 TARGET = TARGETS["fhir-r4b"]
 SAMPLE_FILES = sorted(SAMPLES.glob("*.txt"))
 XV = "http://hl7.org/fhir/5.0/StructureDefinition/extension-"
-CTGOV_STATUS = "https://clinicaltrials.gov/data-api/api#/components/schemas/Status"
+CTGOV_API = "https://clinicaltrials.gov/data-api/api#/components/schemas/"
+CTGOV_STATUS = "https://trial2fhir.org/fhir/CodeSystem/ctgov-status"
 
 
 def sample_trial(path: Path) -> Trial:
@@ -398,3 +399,81 @@ def test_an_updated_record_updates_rather_than_duplicates() -> None:
             assert full_url == before[url]
     assert len([u for u in before if u.startswith("Location?")]) - 1 <= len(
         [u for u in after if u.startswith("Location?")])
+
+
+# --- issue #8: R4B follows R5's meaning rules ----------------------------------------------------
+
+
+def with_gender_description(trial: Trial) -> Trial:
+    eligibility = trial.eligibility.model_copy(
+        update={"gender_based": True, "gender_description": "Self-identified women, any sex at birth"}
+    )
+    return trial.model_copy(update={"eligibility": eligibility})
+
+
+def test_gender_description_is_carried_without_a_made_up_r5_element() -> None:
+    """R5 has no Group.characteristic.description: the written Group carries the text as the
+    gender-based characteristic's concept text, every 5.0 extension names an R5 element, and the
+    description round-trips."""
+    trial = with_gender_description(sample_trial(SAMPLE_FILES[0]))
+    doc = written(trial)
+    (group,) = resources(doc, "Group")
+    (gender,) = [c for c in group["characteristic"] if c.get("id") == "gender-based"]
+    assert gender["code"]["text"] == "Self-identified women, any sex at birth"
+    assert gender["valueBoolean"] is True
+    for ext in extensions(doc, XV):
+        rtype, *elements = ext["url"].removeprefix(XV).split(".")
+        model = fhir_class(rtype)
+        assert model is not None, ext["url"]
+        for element in elements:
+            model, _ = target_child(model, element)  # KeyError: not an R5 element
+    assert_round_trips(roundtrip_one(TARGET, trial))
+
+
+def codings(node: Any) -> list[dict[str, Any]]:
+    if isinstance(node, dict):
+        found = [c for c in node.get("coding", []) if isinstance(c, dict)]
+        return found + [c for v in node.values() for c in codings(v)]
+    if isinstance(node, list):
+        return [c for v in node for c in codings(v)]
+    return []
+
+
+def test_yes_no_facts_are_r5_classifier_codes_not_true_false_text() -> None:
+    """As R5: a yes/no CT.gov fact is a code asserting it (our CodeSystem, or HL7's), never a
+    CT.gov field name with "True"/"False" as text; nothing is written when CT.gov does not say."""
+    trial = sample_trial(SAMPLE_FILES[0])
+    oversight = trial.oversight.model_copy(update={"has_dmc": True, "is_us_export": False, "is_ppsd": None})
+    trial = trial.model_copy(update={"oversight": oversight})
+    (study,) = [r for r in resources(written(trial), "ResearchStudy") if r["id"] == trial.identification.nct_id]
+    found = {(c["system"], c["code"]) for c in codings(study)}
+    classifier = "https://trial2fhir.org/fhir/CodeSystem/ctgov-study-classifier"
+    assert (classifier, "has-dmc") in found
+    assert (classifier, "not-us-export") in found
+    assert not {code for system, code in found if system == classifier} & {"ppsd", "not-ppsd"}
+    assert not [c for c in codings(study) if c["code"] in {"oversightHasDmc", "isUsExport", "isPpsd"}]
+    assert "False" not in json.dumps(study)
+    assert '"True"' not in json.dumps(study)
+    assert_round_trips(roundtrip_one(TARGET, trial))
+
+
+@pytest.mark.parametrize("path", SAMPLE_FILES, ids=[p.stem for p in SAMPLE_FILES])
+def test_ctgov_codes_are_in_our_shipped_codesystems_not_api_doc_urls(path: Path) -> None:
+    """As R5: CT.gov values are coded in our CodeSystems (mappings/codesystems/), each written code
+    one the shipped CodeSystem defines; the API documentation's '#' URLs name no CodeSystem."""
+    import yaml
+
+    from trial2fhir.mapping.load import MAPPINGS
+
+    base = "https://trial2fhir.org/fhir/CodeSystem/"
+    shipped: dict[str, set[str]] = {}
+    for file in (MAPPINGS / "codesystems").glob("*.yaml"):
+        cs = yaml.safe_load(file.read_text())
+        shipped[cs["url"]] = {c["code"] for c in cs.get("concept", [])}
+    found = codings(written(sample_trial(path)))
+    ours = [c for c in found if c["system"].startswith(base)]
+    assert ours
+    for coding in ours:
+        assert coding["code"] in shipped[coding["system"]], coding
+    moved = {CTGOV_API + n for n in ("Sex", "Status", "Phase", "StudyType", "AgencyClass", "PrimaryPurpose")}
+    assert not [c for c in found if c["system"] in moved]
