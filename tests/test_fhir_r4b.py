@@ -183,7 +183,7 @@ def test_enrollment_group_carries_count_and_criteria(path: Path) -> None:
     for ch, section in zip(sections, trial.eligibility.criteria_sections, strict=True):
         ev = urls[ch["valueReference"]["reference"]]
         assert ev["resourceType"] == "EvidenceVariable"
-        assert ch["code"]["coding"][0]["code"] == section.side
+        assert ch["id"].removesuffix(f"-{trial.eligibility.criteria_sections.index(section) + 1}") == section.side
         assert ch["exclude"] is (section.side == "exclusion")
         assert ev["characteristicCombination"] == ("union" if section.side == "exclusion" else "intersection")
         assert [c["description"] for c in ev.get("characteristic", [])] == [i.text for i in section.items]

@@ -1,0 +1,71 @@
+"""FHIR R4B says what R5 says (issue #8, section 3), read from the written Bundles of the samples
+and the dev records: criteria sections, enrollment, affiliations, MeSH, countries, results, codes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import shared_params
+from tests.test_fhir_r4b import (
+    SAMPLE_FILES,
+    TARGET,
+    assert_round_trips,
+    codings,
+    records,
+    resources,
+    sample_trial,
+    written,
+)
+from trial2fhir.model import CriteriaSection, Trial
+from trial2fhir.roundtrip import roundtrip_one
+
+ELEMENT = "https://trial2fhir.org/fhir/CodeSystem/ctgov-data-element"
+ALL = [*SAMPLE_FILES, *shared_params("*.json"), *shared_params("*.xml")]
+
+
+def all_trials(path: Path) -> list[Trial]:
+    return [sample_trial(path)] if path.suffix == ".txt" else records(path)
+
+
+def ids(p: Any) -> str:
+    return p.stem if isinstance(p, Path) else str(p)
+
+
+def study_of(doc: dict[str, Any]) -> dict[str, Any]:
+    study: dict[str, Any] = resources(doc, "ResearchStudy")[0]
+    return study
+
+
+# --- 1. criteria sections: R4B's exclude, no placeholder system --------------------------------
+
+
+@pytest.mark.parametrize("path", ALL, ids=ids)
+def test_criteria_sections_say_their_side_with_exclude_and_no_placeholder_system(path: Path) -> None:
+    for trial in all_trials(path):
+        doc = written(trial)
+        assert "urn:trial2fhir:" not in str([c["system"] for c in codings(doc)])
+        (group,) = resources(doc, "Group")
+        sections = [c for c in group.get("characteristic", []) if "valueReference" in c]
+        assert len(sections) == len(trial.eligibility.criteria_sections)
+        for n, (ch, sec) in enumerate(zip(sections, trial.eligibility.criteria_sections, strict=True), 1):
+            assert ch["exclude"] is (sec.side == "exclusion")
+            assert ch["id"] == f"{sec.side}-{n}"  # R5's linkId for the section
+            assert ch["code"]["coding"] == [{"system": ELEMENT, "code": "eligibilityCriteria",
+                                             "display": "Eligibility criteria"}]
+            assert ch["code"].get("text") == sec.heading
+
+
+def test_a_section_with_no_side_reads_back_as_such() -> None:
+    """exclude false is both inclusion and "the text names no side": the id tells them apart."""
+    trial = sample_trial(SAMPLE_FILES[0])
+    first, *rest = trial.eligibility.criteria_sections
+    unsided = CriteriaSection(side="unspecified", heading=None, items=first.items)
+    trial = trial.model_copy(update={"eligibility": trial.eligibility.model_copy(
+        update={"criteria_sections": [unsided, *rest]})})
+    (group,) = resources(written(trial), "Group")
+    assert group["characteristic"][0]["id"] == "unspecified-1"
+    assert group["characteristic"][0]["exclude"] is False
+    assert_round_trips(roundtrip_one(TARGET, trial))
