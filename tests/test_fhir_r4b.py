@@ -180,10 +180,10 @@ def test_enrollment_group_carries_count_and_criteria(path: Path) -> None:
         assert any(k.startswith("value") for k in ch)
     sections = [ch for ch in group.get("characteristic", []) if "valueReference" in ch]
     assert len(sections) == len(trial.eligibility.criteria_sections)
-    for ch, section in zip(sections, trial.eligibility.criteria_sections, strict=True):
+    for n, (ch, section) in enumerate(zip(sections, trial.eligibility.criteria_sections, strict=True), 1):
         ev = urls[ch["valueReference"]["reference"]]
         assert ev["resourceType"] == "EvidenceVariable"
-        assert ch["id"].removesuffix(f"-{trial.eligibility.criteria_sections.index(section) + 1}") == section.side
+        assert ch["id"] == f"{section.side}-{n}"
         assert ch["exclude"] is (section.side == "exclusion")
         assert ev["characteristicCombination"] == ("union" if section.side == "exclusion" else "intersection")
         assert [c["description"] for c in ev.get("characteristic", [])] == [i.text for i in section.items]
