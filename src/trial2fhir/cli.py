@@ -366,6 +366,9 @@ def load_cmd(
                                   retry_budget_s=retry_budget)
 
     def show(rec: loading.TrialLoad) -> None:
+        if not quiet:
+            for warning in rec.warnings:
+                err(f"warning: {warning}", err=True)
         if dry_run and rec.bundle is not None:
             for line in loading.dry_run_lines(rec):
                 typer.echo(line)

@@ -272,11 +272,12 @@ class TrialLoad:
     status: str = "failed"
     entries: dict[str, int] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     bundle: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"source": clean(self.label), "nct_id": self.nct_id, "status": self.status,
-                "entries": self.entries, "errors": self.errors}
+                "entries": self.entries, "errors": self.errors, "warnings": self.warnings}
 
 
 @dataclass
@@ -400,6 +401,59 @@ def _trials(inputs: Sequence[str], target: str, input_format: str | None, max_fi
         items.close()
 
 
+@dataclass
+class _Described:
+    """The first description of a shared resource in this run: its content and who gave it."""
+
+    content: str
+    by: str
+    resource: dict[str, Any]
+
+
+def settle_shared(rec: TrialLoad, described: dict[str, _Described]) -> None:
+    """Send a shared resource that an earlier trial of this run described otherwise as a conditional create.
+
+    Two records can describe one site or sponsor differently (a postal code, coordinates, a phone).
+    A conditional update from each would make the last one loaded win, and a second run would flip
+    the resource back and forth, trial by trial: never "unchanged". So the first trial of the run
+    that describes it writes it; a later, different description only creates it if it is still
+    missing (``ifNoneExist``) and is named in a warning, never dropped silently. The same input
+    thus loads the same server state at any ``--batch``, and a second run changes nothing.
+    """
+    assert rec.bundle is not None
+    who = rec.nct_id or rec.label
+    for e in rec.bundle.get("entry", []):
+        key, resource, request = e.get("fullUrl"), e.get("resource"), e.get("request") or {}
+        if not key or not isinstance(resource, dict):
+            continue
+        content = json.dumps(resource, sort_keys=True, separators=(",", ":"))
+        first = described.setdefault(key, _Described(content, who, resource))
+        url = str(request.get("url", ""))
+        if first.content == content or first.by == who or request.get("method") != "PUT" or "?" not in url:
+            continue
+        kind, query = url.split("?", 1)
+        e["request"] = {"method": "POST", "url": kind, "ifNoneExist": query}
+        differ = _differing(first.resource, resource)
+        rec.warnings.append(clean(
+            f"{who}: {kind} {query.rsplit('|', 1)[-1]} is described differently by {first.by} "
+            f"({', '.join(differ)}): the server keeps {first.by}'s description; this trial's is sent "
+            "only as a conditional create"))
+
+
+def _differing(a: dict[str, Any], b: dict[str, Any], prefix: str = "") -> list[str]:
+    """The element paths (into objects, not lists) where two resources differ, for a warning."""
+    out: list[str] = []
+    for k in sorted(set(a) | set(b)):
+        x, y = a.get(k), b.get(k)
+        if x == y:
+            continue
+        if isinstance(x, dict) and isinstance(y, dict):
+            out += _differing(x, y, f"{prefix}{k}.")
+        else:
+            out.append(prefix + k)
+    return out
+
+
 def _merge(batch: list[TrialLoad]) -> tuple[dict[str, Any], list[list[int]]]:
     """One transaction for several trials: shared resources (same fullUrl) sent once."""
     entries: list[dict[str, Any]] = []
@@ -480,6 +534,7 @@ def load(
         raise UsageError("--batch must be at least 1")
     report = LoadReport(conn.server, target, dry_run)
     pending: list[TrialLoad] = []
+    described: dict[str, _Described] = {}
 
     def flush() -> None:
         if pending:
@@ -492,6 +547,8 @@ def load(
     try:
         for rec in _trials(inputs, target, input_format, max_file_mb, jobs, progress, report):
             report.records.append(rec)
+            if rec.bundle is not None:
+                settle_shared(rec, described)
             if rec.bundle is None or dry_run:
                 if rec.bundle is not None:
                     rec.status = "dry-run"  # nothing sent

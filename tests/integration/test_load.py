@@ -118,6 +118,58 @@ def test_dev_records_load_batched_then_unchanged(release: tuple[Engine, str], sh
     assert_loaded_and_resolving(engine, [r.nct_id for r in first.records])
 
 
+@pytest.mark.shared
+def test_dev_records_load_one_by_one_then_unchanged(engine_r5: Engine, shared_dir: Path) -> None:
+    # Two dev records describe one Duke site with different postal codes: trial by trial, the
+    # second must not overwrite the first's site, or every second run flips it back and forth.
+    first = run_load(engine_r5.url, shared_dir / "ctgov-dev", batch=1)
+    assert not first.failed, [r.errors for r in first.failed][:3]
+    second = run_load(engine_r5.url, shared_dir / "ctgov-dev", batch=1)
+    moved = [(r.nct_id, r.entries) for r in second.records if r.status != "unchanged"]
+    assert second.summary()["unchanged"] == 50, moved
+    warned = [w for r in second.records for w in r.warnings]
+    assert any("Location" in w and "postalCode" in w for w in warned), warned
+    assert_loaded_and_resolving(engine_r5, [r.nct_id for r in first.records])
+
+
+def _site_described_twice(tmp_path: Path) -> tuple[Path, Path, dict[str, Any]]:
+    """Two trials that share a site (one identity) but give it different postal codes."""
+    trial = _with_sites()
+    twin = trial.model_copy(deep=True)
+    twin.identification.nct_id = "NCT99999901"
+    a, b = bundle_of(trial), bundle_of(twin)
+    loc_b = next(e for e in b["entry"] if e["resource"]["resourceType"] == "Location")
+    loc_b["resource"]["address"]["postalCode"] = "99999"
+    return write(tmp_path, "a", a), write(tmp_path, "b", b), loc_b
+
+
+@pytest.mark.parametrize("batch", [1, 2])
+def test_a_site_two_trials_describe_differently_keeps_the_first_and_reloads_unchanged(
+        engine_r5: Engine, tmp_path: Path, batch: int) -> None:
+    a, b, loc_b = _site_described_twice(tmp_path)
+    first = run_load(engine_r5.url, a, b, batch=batch)
+    assert [r.status for r in first.records] == ["created", "created"], [r.errors for r in first.records]
+    assert first.records[0].warnings == []
+    assert len(first.records[1].warnings) == 1
+    assert "postalCode" in first.records[1].warnings[0]
+    query = loc_b["request"]["url"].split("?", 1)[1]
+    (site,) = engine_r5.search("Location", query)
+    assert site["address"].get("postalCode") != "99999"  # the first trial's description
+    second = run_load(engine_r5.url, a, b, batch=batch)
+    assert [r.status for r in second.records] == ["unchanged", "unchanged"]
+    (again,) = engine_r5.search("Location", query)
+    assert again["address"] == site["address"]
+
+
+def test_dry_run_shows_the_conditional_create_of_a_site_described_differently(tmp_path: Path) -> None:
+    a, b, _ = _site_described_twice(tmp_path)
+    result = runner.invoke(app, ["load", str(a), str(b), "--server", "http://127.0.0.1:9", "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert "POST Location (ifNoneExist identifier=" in result.output
+    assert "warning: NCT99999901: Location" in result.output
+    assert "postalCode" in result.output
+
+
 def _twins(target: str = "fhir-r5") -> tuple[dict[str, Any], dict[str, Any]]:
     trial = sample_trials()[0]
     twin = trial.model_copy(deep=True)
