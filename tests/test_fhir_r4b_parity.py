@@ -69,3 +69,26 @@ def test_a_section_with_no_side_reads_back_as_such() -> None:
     assert group["characteristic"][0]["id"] == "unspecified-1"
     assert group["characteristic"][0]["exclude"] is False
     assert_round_trips(roundtrip_one(TARGET, trial))
+
+
+# --- 2. enrollment: actual vs target, not a classifier -----------------------------------------
+
+XV = "http://hl7.org/fhir/5.0/StructureDefinition/extension-"
+
+
+@pytest.mark.parametrize("path", ALL, ids=ids)
+def test_an_actual_enrollment_is_actual_number_and_an_estimated_one_the_target(path: Path) -> None:
+    for trial in all_trials(path):
+        doc = written(trial)
+        study = study_of(doc)
+        recruitment = [e for e in study.get("extension", []) if e["url"] == XV + "ResearchStudy.recruitment"]
+        numbers = {s["url"]: s["valueUnsignedInt"] for r in recruitment for s in r["extension"]
+                   if s["url"] in ("targetNumber", "actualNumber")}
+        enrolled = trial.design.enrollment
+        if enrolled is None or enrolled.count is None:
+            assert numbers == {}
+        elif enrolled.type == "ACTUAL":
+            assert numbers == {"actualNumber": enrolled.count}
+        else:
+            assert numbers == {"targetNumber": enrolled.count}
+        assert not [c for c in codings(doc) if c["system"].endswith("/EnrollmentType")]
