@@ -92,3 +92,19 @@ def test_an_actual_enrollment_is_actual_number_and_an_estimated_one_the_target(p
         else:
             assert numbers == {"targetNumber": enrolled.count}
         assert not [c for c in codings(doc) if c["system"].endswith("/EnrollmentType")]
+
+
+# --- 3. codes: canonical CodeSystems we own, never an API documentation URL ---------------------
+
+
+@pytest.mark.parametrize("path", ALL, ids=ids)
+def test_no_coding_uses_an_api_documentation_url_and_element_codes_carry_their_display(path: Path) -> None:
+    for trial in all_trials(path):
+        doc = written(trial)
+        systems = {c["system"] for c in codings(doc)}
+        assert not [s for s in systems if "#" in s or "data-api" in s], systems
+        named = [c for c in codings(doc) if c["system"] == ELEMENT]
+        assert all(c.get("display") for c in named), [c for c in named if not c.get("display")]
+        if trial.status.results_first_posted:
+            states = [c["code"] for c in named]
+            assert "resultsFirstPostDateStruct" in states
