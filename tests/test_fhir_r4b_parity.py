@@ -108,3 +108,47 @@ def test_no_coding_uses_an_api_documentation_url_and_element_codes_carry_their_d
         if trial.status.results_first_posted:
             states = [c["code"] for c in named]
             assert "resultsFirstPostDateStruct" in states
+
+
+# --- 4. what the complete Trial holds: MeSH, countries, results --------------------------------
+
+MESH = "https://www.nlm.nih.gov/mesh"
+
+
+def mesh_codes(concepts: list[dict[str, Any]]) -> list[tuple[str | None, str]]:
+    """(code, term) of each MeSH coding; classic XML gives terms without their MeSH id."""
+    return [(c.get("code"), c["display"]) for cc in concepts for c in cc.get("coding", []) if c["system"] == MESH]
+
+
+@pytest.mark.parametrize("path", ALL, ids=ids)
+def test_mesh_terms_countries_and_results_reach_the_study(path: Path) -> None:
+    for trial in all_trials(path):
+        study = study_of(written(trial))
+        derived = trial.derived
+        conditions = [(m.id, m.term) for m in derived.condition_meshes] if derived else []
+        interventions = [(m.id, m.term) for m in derived.intervention_meshes] if derived else []
+        assert mesh_codes(study.get("condition", [])) == conditions
+        assert mesh_codes(study.get("focus", [])) == interventions
+        for cc in study.get("condition", []) + study.get("focus", []):
+            if any(c["system"] == MESH for c in cc.get("coding", [])):
+                assert len(cc["coding"]) == 1  # a MeSH term is its own concept, not a translation
+        countries = derived.location_countries if derived else []
+        assert [c["text"] for c in study.get("location", [])] == countries
+        for cc in study.get("location", []):
+            assert all(c["system"] == "urn:iso:std:iso:3166" and len(c["code"]) == 2 for c in cc.get("coding", []))
+        results = [a for a in study.get("relatedArtifact", []) if a.get("label") == "Results"]
+        assert len(results) == (1 if trial.has_results else 0)
+        no_results = [c for cc in study.get("category", []) for c in cc.get("coding", [])
+                      if c.get("code") == "no-results-posted"]
+        assert len(no_results) == (1 if trial.has_results is False else 0)
+
+
+def test_the_dev_records_exercise_mesh_countries_and_results(shared_dir: Path) -> None:
+    seen = {"mesh": 0, "countries": 0, "results": 0}
+    for path in sorted((shared_dir / "ctgov-dev").glob("NCT*.*")):
+        for trial in records(path):
+            study = study_of(written(trial))
+            seen["mesh"] += bool(mesh_codes(study.get("condition", [])))
+            seen["countries"] += bool(study.get("location"))
+            seen["results"] += any(a.get("label") == "Results" for a in study.get("relatedArtifact", []))
+    assert all(seen.values()), seen
