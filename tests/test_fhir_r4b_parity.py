@@ -13,6 +13,7 @@ from tests.test_fhir_r4b import (
     SAMPLE_FILES,
     TARGET,
     assert_round_trips,
+    by_url,
     codings,
     records,
     resources,
@@ -152,3 +153,33 @@ def test_the_dev_records_exercise_mesh_countries_and_results(shared_dir: Path) -
             seen["countries"] += bool(study.get("location"))
             seen["results"] += any(a.get("label") == "Results" for a in study.get("relatedArtifact", []))
     assert all(seen.values()), seen
+
+
+# --- 5. people: affiliations are shared Organizations, the PI a PractitionerRole ----------------
+
+
+@pytest.mark.parametrize("path", ALL, ids=ids)
+def test_affiliations_are_organizations_and_the_first_pi_is_the_principal_investigator(path: Path) -> None:
+    for trial in all_trials(path):
+        doc = written(trial)
+        urls, study = by_url(doc), study_of(doc)
+        roles = resources(doc, "PractitionerRole")
+        for official in trial.overall_officials:
+            (role,) = [r for r in roles if r.get("practitioner", {}).get("display") == official.name
+                       and r.get("organization", {}).get("display") == official.affiliation] or [None]
+            if role is None:
+                continue  # an official R4B writes otherwise (an organisation's name)
+            if official.affiliation:
+                org = urls[role["organization"]["reference"]]
+                assert org["resourceType"] == "Organization"
+                assert org["name"] == official.affiliation
+                assert org["identifier"][0]["system"] == "https://trial2fhir.org/fhir/sid/organization"
+        first = trial.overall_officials[0] if trial.overall_officials else None
+        pi = study.get("principalInvestigator")
+        if first is not None and first.role == "PRINCIPAL_INVESTIGATOR":
+            assert pi is not None
+            target = urls[pi["reference"]]
+            assert target["resourceType"] == "PractitionerRole"
+            assert target["practitioner"]["display"] == first.name
+        else:
+            assert pi is None
