@@ -93,7 +93,7 @@ def emit(node: Any, scope: Scope, ctx: Context) -> Any:
         return out or None
     if kind == _DIRECTIVE:
         d, when = shape[2], shape[3]
-        if when is not None and not when_holds(when, scope):
+        if when is not None and not when_holds(when, scope, ctx.sets):
             return None
         try:
             return d.forward(node, scope, ctx, emit) if d.nested else d.forward(node, scope, ctx)

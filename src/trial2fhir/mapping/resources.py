@@ -30,7 +30,7 @@ class Written:
     identity: Identity
 
 
-def _scopes(m: Mapping, data: dict[str, Any]) -> list[dict[str, Any]]:
+def _scopes(m: Mapping, data: dict[str, Any], ctx: Context) -> list[dict[str, Any]]:
     root: dict[str, Any] = {ROOT: data}
     outers = [root]
     if m.within is not None:  # a list inside the items of another (each site's contacts)
@@ -44,17 +44,17 @@ def _scopes(m: Mapping, data: dict[str, Any]) -> list[dict[str, Any]]:
             for outer in outers
             for i, item in enumerate(paths.get(outer, m.each) or [], 1)
         ]
-    return [s for s in scopes if m.when is None or when_holds(m.when, s)]
+    return [s for s in scopes if m.when is None or when_holds(m.when, s, ctx.sets)]
 
 
 def forward(ms: MappingSet, trial: Trial) -> list[Written]:
     data = trial.model_dump(mode="json")
-    ctx = Context(ms.codes)
+    ctx = Context(ms.codes, sets=ms.sets)
     out: list[Written] = []
     slots: dict[str, str] = {}  # slot fullUrl -> identity fullUrl
     bodies: dict[str, dict[str, Any]] = {}  # identity fullUrl -> body, to tell one key's resources apart
     for m in ms.mappings:
-        for scope in _scopes(m, data):
+        for scope in _scopes(m, data, ctx):
             rid = render_template(m.id, scope)
             if rid is None:
                 raise ValueError(f"{m.file}: id template {m.id!r} has no value for this trial")
@@ -107,7 +107,7 @@ def _relink(node: Any, links: dict[str, str]) -> Any:
 def reverse(ms: MappingSet, resources: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Rebuild trial data from resources keyed by fullUrl: the same mapping files, read backwards."""
     data: dict[str, Any] = {}
-    ctx = Context(ms.codes)
+    ctx = Context(ms.codes, sets=ms.sets)
     by_type: dict[str, list[dict[str, Any]]] = {}
     for r in resources.values():
         by_type.setdefault(r["resourceType"], []).append(r)
