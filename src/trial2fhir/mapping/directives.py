@@ -283,7 +283,7 @@ def each_forward(node: dict[str, Any], scope: Scope, ctx: Context, emit: Emit) -
         if "where" in node and not where_holds(node["where"], inner):
             continue
         value = emit(node["rules"], inner, ctx)
-        if isinstance(value, Many):
+        if isinstance(value, list):  # rules that are a list of alternatives: what they give, unnested
             out.extend(value)
         elif value is not None:
             out.append(value)

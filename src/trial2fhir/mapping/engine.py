@@ -262,6 +262,8 @@ def matches(node: Any, value: Any) -> bool:
             return True
         return value == node["const"] or ("when" in node and value is None)
     if isinstance(node, list):
+        if isinstance(value, dict):  # an each's rules given as alternatives: one of them made it
+            return any(matches(c, value) for c in node)
         items = value if isinstance(value, list) else []
         pinned, free = _memo("split", node, _split_list)
         if not all(any(matches(c, v) for v in items) for c in pinned if required(c)):
