@@ -8,7 +8,9 @@ Policies (ConceptMap ``group.unmapped.mode``): ``use-source-code`` passes an unk
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -83,5 +85,64 @@ def load_code_map(path: Path) -> CodeMap:
     return cm
 
 
+def _kind(path: Path) -> str:
+    doc: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return str(doc.get("resourceType")) if isinstance(doc, dict) else ""
+
+
 def load_code_maps(folder: Path) -> dict[str, CodeMap]:
-    return {p.stem: load_code_map(p) for p in sorted(folder.glob("*.yaml"))}
+    """The ConceptMaps of a codes folder (its ValueSets are name sets: ``load_name_sets``)."""
+    return {p.stem: load_code_map(p) for p in sorted(folder.glob("*.yaml")) if _kind(p) != "ValueSet"}
+
+
+@dataclass(frozen=True)
+class NameSet:
+    """Free-text values (a party's name) a FHIR ValueSet describes by ``regex`` filters on ``code``.
+
+    A value is in the set when some ``include`` pattern is found in it (case-insensitive, not
+    anchored: write ``^...$`` for a whole value) and no ``exclude`` pattern is. ``when: "PATH
+    matches SET"`` tests it. A filter ``op: "="`` instead names a value equal to another Trial
+    path's value, e.g. ``value: "{sponsors.lead_sponsor.name}"`` (a ``{path}`` template).
+    """
+
+    name: str
+    file: str
+    include: tuple[re.Pattern[str], ...]
+    exclude: tuple[re.Pattern[str], ...]
+    equal_to: tuple[str, ...] = ()  # templates of Trial paths an included value may equal
+
+    def contains(self, value: str, equals: tuple[str, ...] = ()) -> bool:
+        """Whether ``value`` is in the set; ``equals`` are the ``equal_to`` templates filled in."""
+        if any(p.search(value) for p in self.exclude):
+            return False
+        folded = " ".join(value.split()).casefold()
+        return any(p.search(value) for p in self.include) or any(
+            folded == " ".join(e.split()).casefold() for e in equals)
+
+
+def load_name_set(path: Path) -> NameSet:
+    doc: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if not isinstance(doc, dict) or doc.get("resourceType") != "ValueSet":
+        raise CodeError(f"{path}: not a ValueSet (resourceType: ValueSet expected)")
+    compose = doc.get("compose") or {}
+    patterns: dict[str, list[re.Pattern[str]]] = {"include": [], "exclude": []}
+    equal_to: list[str] = []
+    for part in ("include", "exclude"):
+        for entry in compose.get(part, []):
+            for f in entry.get("filter", []):
+                if f.get("op") == "=" and part == "include":
+                    equal_to.append(str(f["value"]))
+                    continue
+                if f.get("op") != "regex":
+                    raise CodeError(f"{path}: {part} filter op must be regex (or = in include), got {f.get('op')!r}")
+                try:
+                    patterns[part].append(re.compile(str(f["value"]), re.IGNORECASE))
+                except re.error as exc:
+                    raise CodeError(f"{path}: bad pattern {f['value']!r}: {exc}") from None
+    return NameSet(path.stem, str(path), tuple(patterns["include"]), tuple(patterns["exclude"]), tuple(equal_to))
+
+
+@cache
+def load_name_sets(folder: Path) -> dict[str, NameSet]:
+    """The name sets (ValueSets) of a codes folder, by file name; loaded once per folder."""
+    return {p.stem: load_name_set(p) for p in sorted(folder.glob("*.yaml")) if _kind(p) == "ValueSet"}

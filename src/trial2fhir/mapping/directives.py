@@ -17,8 +17,9 @@ from functools import lru_cache
 from typing import Any
 
 from trial2fhir.mapping import paths
-from trial2fhir.mapping.codes import CodeMap
+from trial2fhir.mapping.codes import CodeMap, NameSet, load_name_sets
 from trial2fhir.mapping.paths import Holder, Scope
+from trial2fhir.packaged import data_path
 
 VALUE_KEYS = ("from", "const", "template", "ref", "each", "rules")
 MODIFIERS = ("as", "lookup", "pick", "join", "contains", "cast", "when", "where", "invert", "default", "escape")
@@ -33,12 +34,20 @@ _WHERE = re.compile(r"^\s*([A-Za-z_][\w.]*)\s+in\s+([A-Za-z_][\w.]*)\s*$")
 # proves, so the reverse restores VALUE at PATH. A bare ``when: PATH`` tests for a value.
 WHEN_EQUALS = re.compile(r"^\s*([A-Za-z_][\w.]*)\s*=\s*([^\s=]+)(\s+or\s+none)?\s*$")
 WHEN_NOT = re.compile(r"^\s*not\s+([A-Za-z_][\w.]*)\s*$")  # ``when: "not PATH"``: PATH has no value
+# ``when: "PATH matches SET"`` / ``"PATH not matches SET"``: the value is (not) in the name set
+# ``mappings/codes/SET.yaml`` (a ValueSet of regex patterns: an official's name that is a company).
+WHEN_MATCHES = re.compile(r"^\s*([A-Za-z_][\w.]*)\s+(not\s+)?matches\s+([a-z0-9][a-z0-9-]*)\s*$")
+
+
+def _default_sets() -> dict[str, NameSet]:
+    return load_name_sets(data_path("mappings") / "codes")
 
 
 @dataclass
 class Context:
     codes: dict[str, CodeMap] = field(default_factory=dict)
     links: dict[str, str] = field(default_factory=dict)  # reverse: slot fullUrl -> fullUrl read in a reference
+    sets: dict[str, NameSet] = field(default_factory=_default_sets)  # for ``when: "PATH matches SET"``
 
 
 Emit = Callable[[Any, Scope, Context], Any]
@@ -68,8 +77,12 @@ def truthy(value: Any) -> bool:
 def parse_when(expr: str) -> tuple[str, str | None, bool]:
     """(path, value it must equal or None for a presence test, whether no value holds).
 
-    ``PATH``: has a value; ``not PATH``: has none; ``PATH = V`` / ``PATH = V or none``: equals V.
+    ``PATH``: has a value; ``not PATH``: has none; ``PATH = V`` / ``PATH = V or none``: equals V;
+    ``PATH [not] matches SET``: a test only (see ``parse_matches``), so nothing to restore.
     """
+    s = parse_matches(expr)
+    if s is not None:
+        return s[0], None, False
     m = WHEN_EQUALS.match(expr)
     if m:
         return m.group(1), m.group(2), bool(m.group(3))
@@ -77,7 +90,27 @@ def parse_when(expr: str) -> tuple[str, str | None, bool]:
     return (n.group(1), None, True) if n else (expr, None, False)
 
 
-def when_holds(expr: str, scope: Scope) -> bool:
+@lru_cache(maxsize=256)
+def parse_matches(expr: str) -> tuple[str, str, bool] | None:
+    """(path, set name, negated) of ``PATH [not] matches SET``; None for the other forms."""
+    m = WHEN_MATCHES.match(expr)
+    return (m.group(1), m.group(3), bool(m.group(2))) if m else None
+
+
+def in_set(name_set: NameSet, value: Any, scope: Scope) -> bool:
+    """Whether a Trial value is in a name set (its ``=`` filters filled from this trial)."""
+    if not isinstance(value, str) or not value.strip():
+        return False
+    equals = tuple(t for t in (render_template(e, scope) for e in name_set.equal_to) if t)
+    return name_set.contains(value, equals)
+
+
+def when_holds(expr: str, scope: Scope, sets: dict[str, NameSet] | None = None) -> bool:
+    matching = parse_matches(expr)
+    if matching is not None:
+        path, name, negated = matching
+        found = in_set((sets if sets is not None else _default_sets())[name], paths.get(scope, path), scope)
+        return found != negated
     path, equals, or_none = parse_when(expr)
     value = paths.get(scope, path)
     if equals is None:
@@ -250,7 +283,7 @@ def each_forward(node: dict[str, Any], scope: Scope, ctx: Context, emit: Emit) -
         if "where" in node and not where_holds(node["where"], inner):
             continue
         value = emit(node["rules"], inner, ctx)
-        if isinstance(value, Many):
+        if isinstance(value, list):  # rules that are a list of alternatives: what they give, unnested
             out.extend(value)
         elif value is not None:
             out.append(value)

@@ -93,7 +93,7 @@ def emit(node: Any, scope: Scope, ctx: Context) -> Any:
         return out or None
     if kind == _DIRECTIVE:
         d, when = shape[2], shape[3]
-        if when is not None and not when_holds(when, scope):
+        if when is not None and not when_holds(when, scope, ctx.sets):
             return None
         try:
             return d.forward(node, scope, ctx, emit) if d.nested else d.forward(node, scope, ctx)
@@ -262,6 +262,8 @@ def matches(node: Any, value: Any) -> bool:
             return True
         return value == node["const"] or ("when" in node and value is None)
     if isinstance(node, list):
+        if isinstance(value, dict):  # an each's rules given as alternatives: one of them made it
+            return any(matches(c, value) for c in node)
         items = value if isinstance(value, list) else []
         pinned, free = _memo("split", node, _split_list)
         if not all(any(matches(c, v) for v in items) for c in pinned if required(c)):

@@ -24,13 +24,14 @@ import yaml
 from pydantic import BaseModel
 
 from trial2fhir import __version__
-from trial2fhir.mapping.codes import CodeMap, load_code_maps
+from trial2fhir.mapping.codes import CodeMap, NameSet, load_code_maps, load_name_sets
 from trial2fhir.mapping.directives import (
     _WHERE,
     CASTS,
     DIRECTIVE_KEYS,
     VALUE_KEYS,
     is_directive,
+    parse_matches,
     parse_when,
     template_fields,
 )
@@ -190,8 +191,24 @@ FHIR = FhirModel()
 
 
 class _Checker:
-    def __init__(self, file: str, codes: dict[str, CodeMap], target: TargetModel = FHIR) -> None:
+    def __init__(
+        self, file: str, codes: dict[str, CodeMap], target: TargetModel = FHIR, sets: dict[str, NameSet] | None = None
+    ) -> None:
         self.file, self.codes, self.target = file, codes, target
+        self.sets = sets if sets is not None else load_name_sets(MAPPINGS / "codes")
+
+    def when(self, rule: str, expr: Any, variables: dict[str, tuple[Any, bool]]) -> None:
+        """A ``when``'s path exists; a ``matches`` names a known name set, whose ``=`` paths exist."""
+        self.source(rule, parse_when(str(expr))[0], variables)
+        matching = parse_matches(str(expr))
+        if matching is None:
+            return
+        name_set = self.sets.get(matching[1])
+        if name_set is None:
+            self.fail(rule, f"unknown name set {matching[1]!r} in {expr!r} (have: {', '.join(sorted(self.sets))})")
+        for template in name_set.equal_to:
+            for name in template_fields(template):
+                self.source(f"{rule} ({name_set.file})", name, {})
 
     def fail(self, rule: str, message: str) -> typing.NoReturn:
         raise MappingError(self.file, rule, message)
@@ -242,7 +259,7 @@ class _Checker:
         if values not in (["each", "rules"], ["rules"]) and len(values) != 1:
             self.fail(rule, f"a directive takes exactly one of {', '.join(VALUE_KEYS)}; got {values or 'none'}")
         if "when" in node:
-            self.source(f"{rule}.when", parse_when(str(node["when"]))[0], variables)
+            self.when(f"{rule}.when", node["when"], variables)
         if "escape" in node and ("template" not in node or node.get("invert") is not False):
             self.fail(f"{rule}.escape", "'escape: xhtml' goes with 'template' in a view (invert: false)")
         if "pick" in node and (node["pick"] != "display" or "lookup" not in node):
@@ -381,7 +398,7 @@ def _check_document(
             check.fail("each", f"{doc['each']!r} is not a list on Trial")
         variables[doc.get("as", "item")] = (item_type, False)
     if "when" in doc:
-        check.source("when", parse_when(str(doc["when"]))[0], variables)
+        check.when("when", doc["when"], variables)
     if "id" in doc:
         check.directive("id", {"template": doc["id"]}, None, variables)
     identity = doc.get("identity") or {}
@@ -401,6 +418,7 @@ class MappingSet:
     target: str
     mappings: list[Mapping]
     codes: dict[str, CodeMap]
+    sets: dict[str, NameSet] = field(default_factory=dict)  # name sets for ``when: "PATH matches SET"``
 
     @property
     def losses(self) -> list[Loss]:
@@ -438,4 +456,4 @@ def load_target(target: str, root: Path = MAPPINGS, model: TargetModel = FHIR) -
     for m in mappings:
         if names.count(m.name) > 1:
             raise MappingError(m.file, "mapping", f"mapping name {m.name!r} is used twice in {index_file}")
-    return MappingSet(target, mappings, codes)
+    return MappingSet(target, mappings, codes, load_name_sets(root / "codes"))

@@ -30,7 +30,7 @@ class Written:
     identity: Identity
 
 
-def _scopes(m: Mapping, data: dict[str, Any]) -> list[dict[str, Any]]:
+def _scopes(m: Mapping, data: dict[str, Any], ctx: Context) -> list[dict[str, Any]]:
     root: dict[str, Any] = {ROOT: data}
     outers = [root]
     if m.within is not None:  # a list inside the items of another (each site's contacts)
@@ -44,17 +44,17 @@ def _scopes(m: Mapping, data: dict[str, Any]) -> list[dict[str, Any]]:
             for outer in outers
             for i, item in enumerate(paths.get(outer, m.each) or [], 1)
         ]
-    return [s for s in scopes if m.when is None or when_holds(m.when, s)]
+    return [s for s in scopes if m.when is None or when_holds(m.when, s, ctx.sets)]
 
 
 def forward(ms: MappingSet, trial: Trial) -> list[Written]:
     data = trial.model_dump(mode="json")
-    ctx = Context(ms.codes)
+    ctx = Context(ms.codes, sets=ms.sets)
     out: list[Written] = []
     slots: dict[str, str] = {}  # slot fullUrl -> identity fullUrl
     bodies: dict[str, dict[str, Any]] = {}  # identity fullUrl -> body, to tell one key's resources apart
     for m in ms.mappings:
-        for scope in _scopes(m, data):
+        for scope in _scopes(m, data, ctx):
             rid = render_template(m.id, scope)
             if rid is None:
                 raise ValueError(f"{m.file}: id template {m.id!r} has no value for this trial")
@@ -107,7 +107,7 @@ def _relink(node: Any, links: dict[str, str]) -> Any:
 def reverse(ms: MappingSet, resources: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Rebuild trial data from resources keyed by fullUrl: the same mapping files, read backwards."""
     data: dict[str, Any] = {}
-    ctx = Context(ms.codes)
+    ctx = Context(ms.codes, sets=ms.sets)
     by_type: dict[str, list[dict[str, Any]]] = {}
     for r in resources.values():
         by_type.setdefault(r["resourceType"], []).append(r)
@@ -122,18 +122,32 @@ def reverse(ms: MappingSet, resources: dict[str, dict[str, Any]]) -> dict[str, A
                 absorb(m.rules, found, root, ctx)
                 bind_refs(m.rules, found, root, ctx)
             continue
+        # Mappings over the same list (Practitioner or Organization per official): an item one of
+        # them did not write may be another's, and keeps its place.
+        siblings = [s for s in ms.mappings if s is not m and s.each == m.each and s.within == m.within]
         if m.within is None:
-            _reverse_items(m, resources, ctx, root)
+            _reverse_items(m, resources, ctx, root, siblings)
             continue
         path, var = m.within
         for k, item in enumerate(paths.get(root, path) or [], 1):
             outer = Holder()
             outer.value = item  # the outer item, made by an earlier mapping, is completed in place
-            _reverse_items(m, resources, ctx, {**root, var: outer, f"#{var}": k})
+            _reverse_items(m, resources, ctx, {**root, var: outer, f"#{var}": k}, siblings)
     return data
 
 
-def _reverse_items(m: Mapping, resources: dict[str, dict[str, Any]], ctx: Context, outer: dict[str, Any]) -> None:
+def _written_by(ms: list[Mapping], resources: dict[str, dict[str, Any]], ctx: Context,
+                outer: dict[str, Any], i: int) -> bool:
+    """Whether one of these mappings wrote a resource for item ``i`` of their list."""
+    for s in ms:
+        rid = render_template(s.id, {**outer, s.var: Holder(), f"#{s.var}": i})
+        if rid is not None and _find(resources, ctx.links, f"{s.resource}/{rid}") is not None:
+            return True
+    return False
+
+
+def _reverse_items(m: Mapping, resources: dict[str, dict[str, Any]], ctx: Context, outer: dict[str, Any],
+                   siblings: list[Mapping]) -> None:
     assert m.each is not None
     i = 1
     while True:
@@ -147,7 +161,12 @@ def _reverse_items(m: Mapping, resources: dict[str, dict[str, Any]], ctx: Contex
         rid = render_template(m.id, scope)
         found = _find(resources, ctx.links, f"{m.resource}/{rid}") if rid else None
         if found is None:
-            return
+            if not _written_by(siblings, resources, ctx, outer, i):
+                return
+            if i > len(existing):  # another mapping's item: its place is kept for that mapping to fill
+                paths.append(outer, m.each, {})
+            i += 1
+            continue
         absorb(m.rules, found, scope, ctx)
         bind_refs(m.rules, found, scope, ctx)
         if i > len(existing):
