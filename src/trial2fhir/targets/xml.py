@@ -225,13 +225,27 @@ def _uri_mapper(redirects: dict[str, Path]) -> Any:
 # --- document <-> lxml -----------------------------------------------------------------------------
 
 
-def _text(value: Any, place: str) -> str:
+# A place in the document being built, ``(parent place, step)`` down from the root's name: spelled
+# out (``ODM/Study[1]/...``) only for an error, as formatting it for each of a trial's few hundred
+# elements cost a tenth of the XML build.
+Place = str | tuple[Any, str]
+
+
+def _spell(place: Place) -> str:
+    steps: list[str] = []
+    while isinstance(place, tuple):
+        place, step = place
+        steps.append(step)
+    return "/".join([place, *reversed(steps)])
+
+
+def _text(value: Any, place: Place) -> str:
     # booleans in XML Schema's lexical form; everything else as Python writes it
     text = ("true" if value else "false") if isinstance(value, bool) else str(value)
     bad = _FORBIDDEN.search(text)
     if bad:
         raise XmlValueError(
-            f"{place}: character U+{ord(bad.group()):04X} at offset {bad.start()} is not allowed in XML 1.0"
+            f"{_spell(place)}: character U+{ord(bad.group()):04X} at offset {bad.start()} is not allowed in XML 1.0"
         )
     return text
 
@@ -244,7 +258,7 @@ def build(model: XsdModel, content: dict[str, Any]) -> etree._Element:
     return root
 
 
-def _fill(model: XsdModel, el: etree._Element, info: Element, content: Any, place: str) -> None:
+def _fill(model: XsdModel, el: etree._Element, info: Element, content: Any, place: Place) -> None:
     if not isinstance(content, dict):
         el.text = _text(content, place)
         return
@@ -254,7 +268,7 @@ def _fill(model: XsdModel, el: etree._Element, info: Element, content: Any, plac
         slot = slots.get(key)
         if slot is None:
             if key.startswith("@"):
-                el.set(model.clark(key[1:], attribute=True), _text(value, f"{place}/{key}"))
+                el.set(model.clark(key[1:], attribute=True), _text(value, (place, key)))
                 continue
             if key == TEXT:
                 el.text = _text(value, place)
@@ -262,7 +276,7 @@ def _fill(model: XsdModel, el: etree._Element, info: Element, content: Any, plac
             tag = model.clark(key)
             child = info.children.get(tag)
             if child is None:
-                raise XmlValueError(f"{place}: {info.name} has no element {key!r}")
+                raise XmlValueError(f"{_spell(place)}: {info.name} has no element {key!r}")
             slot = slots[key] = (tag, child)
         tag, child = slot
         if isinstance(value, list):
@@ -274,7 +288,7 @@ def _fill(model: XsdModel, el: etree._Element, info: Element, content: Any, plac
         kids.sort(key=lambda k: (k[0], k[1]))
     for _, i, key, tag, child, item in kids:
         sub = etree.SubElement(el, tag)
-        _fill(model, sub, child.element, item, f"{place}/{key}[{i + 1}]" if child.repeats else f"{place}/{key}")
+        _fill(model, sub, child.element, item, (place, f"{key}[{i + 1}]" if child.repeats else key))
 
 
 def read(model: XsdModel, root: etree._Element) -> dict[str, Any]:
