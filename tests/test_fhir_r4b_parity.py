@@ -183,3 +183,20 @@ def test_affiliations_are_organizations_and_the_first_pi_is_the_principal_invest
             assert target["practitioner"]["display"] == first.name
         else:
             assert pi is None
+
+
+# --- 6. provenance: where the Bundle came from and what wrote it --------------------------------
+
+
+@pytest.mark.parametrize("path", SAMPLE_FILES, ids=ids)
+def test_the_study_says_where_it_came_from_and_what_wrote_it(path: Path) -> None:
+    trial = sample_trial(path)
+    study = study_of(written(trial))
+    page = f"https://clinicaltrials.gov/study/{trial.nct_id}"
+    assert study["meta"]["source"] == page
+    (derived,) = [a for a in study["relatedArtifact"] if a["type"] == "derived-from"]
+    assert derived["url"] == page
+    assert derived["label"] == trial.source.format
+    (tool,) = [a for a in study["relatedArtifact"]
+               if {"url": XV + "RelatedArtifact.type", "valueCode": "transformed-with"} in a.get("extension", [])]
+    assert tool["display"].startswith("trial2fhir ")

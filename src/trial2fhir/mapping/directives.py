@@ -206,7 +206,8 @@ def render_template(template: str, scope: Scope, escape: bool = False) -> str | 
             if not optional:
                 return None
             continue
-        value_text = str(value)
+        # a list (a trial's phases) reads as its items, not as Python writes a list
+        value_text = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
         text.append(html.escape(value_text, quote=False) if escape else value_text)
     return "".join(text)
 
