@@ -294,3 +294,36 @@ def test_no_results_is_a_classifier_not_a_link(tmp_path: Path, shared_dir: Path)
             "system": "https://trial2fhir.org/fhir/CodeSystem/ctgov-study-classifier"} in [
         c["coding"][0] for c in study["classifier"]]
     assert not [a for a in study["relatedArtifact"] if a.get("label") == "Results"]
+
+
+CLASSIFIER = "https://trial2fhir.org/fhir/CodeSystem/ctgov-study-classifier"
+
+
+def shipped_codes(system: str) -> set[str]:
+    import yaml
+
+    from trial2fhir.mapping.load import MAPPINGS
+
+    doc = yaml.safe_load((MAPPINGS / "codesystems" / f"{system.rsplit('/', 1)[1]}.yaml").read_text())
+    assert doc["url"] == system
+    return {c["code"] for c in doc["concept"]}
+
+
+def study_of(trial: Trial) -> dict[str, Any]:
+    study: dict[str, Any] = fhir_r5.bundle(trial)["entry"][0]["resource"]
+    return study
+
+
+@pytest.mark.parametrize(("field", "yes", "no"), [("delayed_posting", "delayed-posting", "no-delayed-posting"),
+                                                  ("results_waived", "results-waived", "no-results-waived")])
+@pytest.mark.parametrize("value", [True, False, None])
+def test_fdaaa_posting_flags_are_classifiers(field: str, yes: str, no: str, value: bool | None) -> None:
+    base = sample_trial(SAMPLE_FILES[0])
+    trial = base.model_copy(update={"status": base.status.model_copy(update={field: value})})
+    codes = [c["code"] for cc in study_of(trial).get("classifier", []) for c in cc["coding"]
+             if c["system"] == CLASSIFIER]
+    assert (yes in codes, no in codes) == (value is True, value is False)
+    assert {yes, no} <= shipped_codes(CLASSIFIER)
+    result = roundtrip_fhir_r5(trial)
+    assert result.roundtrip_ok, [d.to_dict() for d in result.diffs if not d.declared]
+    assert not [d for d in result.diffs if d.path == f"status.{field}"]
