@@ -327,3 +327,44 @@ def test_fdaaa_posting_flags_are_classifiers(field: str, yes: str, no: str, valu
     result = roundtrip_fhir_r5(trial)
     assert result.roundtrip_ok, [d.to_dict() for d in result.diffs if not d.declared]
     assert not [d for d in result.diffs if d.path == f"status.{field}"]
+
+
+CS = "https://trial2fhir.org/fhir/CodeSystem/"
+EXT = "https://trial2fhir.org/fhir/StructureDefinition/"
+
+
+def artifacts_marked(study: dict[str, Any], system: str, code: str) -> list[dict[str, Any]]:
+    """The relatedArtifact entries with a classifier coding (system, code)."""
+    return [a for a in study.get("relatedArtifact", [])
+            if any(c["system"] == system and c["code"] == code for cc in a.get("classifier", []) for c in cc["coding"])]
+
+
+def test_ipd_sharing_statement_is_a_classified_documentation_artifact(tmp_path: Path, shared_dir: Path) -> None:
+    study = written_study(tmp_path, shared_dir, "NCT05819398.json")
+    (ipd,) = artifacts_marked(study, CS + "ctgov-data-element", "ipdSharingStatementModule")
+    assert ipd["type"] == "documentation"
+    codings = [c for cc in ipd["classifier"] for c in cc["coding"]]
+    assert {"system": CS + "ctgov-ipd-sharing", "code": "YES"} in codings
+    for c in codings:
+        assert c["code"] in shipped_codes(c["system"]), c
+    record = json.loads((shared_dir / "ctgov-dev" / "NCT05819398.json").read_text())
+    module = record["protocolSection"]["ipdSharingStatementModule"]
+    assert [c["code"] for c in codings if c["system"] == CS + "ctgov-ipd-sharing-info-type"] == module["infoTypes"]
+    assert ipd["display"] == module["description"]
+    extensions = {e["url"]: e["valueString"] for e in ipd.get("extension", [])}
+    assert extensions == {EXT + "ipd-sharing-time-frame": module["timeFrame"],
+                          EXT + "ipd-sharing-access-criteria": module["accessCriteria"]}
+    assert ipd.get("document", {}).get("url") == module.get("url")
+
+
+def test_ipd_sharing_reads_back_whole() -> None:
+    from trial2fhir.model import IpdSharing
+
+    trial = sample_trial(SAMPLE_FILES[0]).model_copy(update={"ipd_sharing": IpdSharing(
+        sharing="UNDECIDED", description="Maybe", info_types=["STUDY_PROTOCOL", "CSR"], time_frame="After 2030",
+        access_criteria="On request", url="https://example.org/ipd")})
+    (ipd,) = artifacts_marked(study_of(trial), CS + "ctgov-data-element", "ipdSharingStatementModule")
+    assert ipd["document"] == {"url": "https://example.org/ipd"}
+    result = roundtrip_fhir_r5(trial)
+    assert result.roundtrip_ok, [d.to_dict() for d in result.diffs if not d.declared]
+    assert not [d for d in result.diffs if d.path.startswith("ipd_sharing")]
