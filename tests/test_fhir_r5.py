@@ -368,3 +368,35 @@ def test_ipd_sharing_reads_back_whole() -> None:
     result = roundtrip_fhir_r5(trial)
     assert result.roundtrip_ok, [d.to_dict() for d in result.diffs if not d.declared]
     assert not [d for d in result.diffs if d.path.startswith("ipd_sharing")]
+
+
+def test_large_documents_are_classified_documentation_artifacts(tmp_path: Path, shared_dir: Path) -> None:
+    study = written_study(tmp_path, shared_dir, "NCT02552212.json")
+    docs = artifacts_marked(study, CS + "ctgov-data-element", "largeDocs")
+    assert [d["label"] for d in docs] == ["Study Protocol", "Statistical Analysis Plan"]
+    protocol, sap = docs
+    assert protocol["type"] == "documentation"
+    assert protocol["document"] == {"title": "Prot_000.pdf", "size": "9785526", "creation": "2018-12-17"}
+    content = CS + "ctgov-large-doc-content"
+    assert [c["code"] for cc in sap["classifier"] for c in cc["coding"] if c["system"] == content] == [
+        "not-protocol", "sap", "not-icf"]
+    sap_codings = [c for cc in sap["classifier"] for c in cc["coding"]]
+    assert {"system": CS + "ctgov-large-doc-type", "code": "SAP"} in sap_codings
+    for c in (c for d in docs for cc in d["classifier"] for c in cc["coding"]):
+        assert c["code"] in shipped_codes(c["system"]), c
+
+
+def test_large_documents_read_back_but_their_upload_date() -> None:
+    from trial2fhir.model import Documents, LargeDocument, PartialDate
+
+    doc = LargeDocument(type_abbrev="Prot_SAP_ICF", has_protocol=True, has_sap=True, has_icf=None, label="All",
+                        date=PartialDate(date="2020-12"), upload_date="2021-11-10T11:05",
+                        filename="Prot_SAP_ICF_000.pdf", size=0, url="https://ClinicalTrials.gov/ProvidedDocs/19/NCT06886919/Prot_SAP_ICF_000.pdf")
+    trial = sample_trial(SAMPLE_FILES[0]).model_copy(update={"documents": Documents(no_sap=False, large_docs=[doc])})
+    study = study_of(trial)
+    (written,) = artifacts_marked(study, CS + "ctgov-data-element", "largeDocs")
+    assert written["document"]["url"] == doc.url
+    assert "sap-exists" in [c["code"] for cc in study["classifier"] for c in cc["coding"]]
+    result = roundtrip_fhir_r5(trial)
+    assert result.roundtrip_ok, [d.to_dict() for d in result.diffs if not d.declared]
+    assert [d.path for d in result.diffs] == ["documents.large_docs[0].upload_date"]
