@@ -400,3 +400,27 @@ def test_large_documents_read_back_but_their_upload_date() -> None:
     result = roundtrip_fhir_r5(trial)
     assert result.roundtrip_ok, [d.to_dict() for d in result.diffs if not d.declared]
     assert [d.path for d in result.diffs] == ["documents.large_docs[0].upload_date"]
+
+
+def test_available_ipds_are_documentation_apart_from_see_also_links(tmp_path: Path, shared_dir: Path) -> None:
+    study = written_study(tmp_path, shared_dir, "NCT03494712.xml")
+    shared = artifacts_marked(study, CS + "ctgov-data-element", "availIpds")
+    assert [(a["type"], a["label"], a["document"]["url"]) for a in shared][:2] == [
+        ("documentation", "Individual Participant Data Set", "https://clinicaltrials.servier.com/"),
+        ("documentation", "Study Protocol", "https://clinicaltrials.servier.com/")]
+
+
+def test_available_ipds_read_back_beside_a_see_also_link() -> None:
+    from trial2fhir.model import AvailableIpd, SeeAlsoLink
+
+    ipds = [AvailableIpd(id="DS-1", type="Clinical Study Report", url="https://example.org/csr", comment="On request"),
+            AvailableIpd(type="Analytic Code")]
+    trial = sample_trial(SAMPLE_FILES[0]).model_copy(update={
+        "available_ipds": ipds, "see_also_links": [SeeAlsoLink(label="Clinical Study Report", url="https://example.org/csr")]})
+    first, second = artifacts_marked(study_of(trial), CS + "ctgov-data-element", "availIpds")
+    assert first["resourceReference"] == {"identifier": {"value": "DS-1"}}
+    assert first["display"] == "On request"
+    assert second == {"type": "documentation", "label": "Analytic Code", "classifier": first["classifier"]}
+    result = roundtrip_fhir_r5(trial)
+    assert result.roundtrip_ok, [d.to_dict() for d in result.diffs if not d.declared]
+    assert not [d for d in result.diffs if d.path.startswith(("available_ipds", "see_also_links"))]
