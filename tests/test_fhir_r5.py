@@ -424,3 +424,30 @@ def test_available_ipds_read_back_beside_a_see_also_link() -> None:
     result = roundtrip_fhir_r5(trial)
     assert result.roundtrip_ok, [d.to_dict() for d in result.diffs if not d.declared]
     assert not [d for d in result.diffs if d.path.startswith(("available_ipds", "see_also_links"))]
+
+
+def test_expanded_access_is_classifiers_and_a_link_to_its_record(tmp_path: Path, shared_dir: Path) -> None:
+    study = written_study(tmp_path, shared_dir, "NCT02552212.json")
+    (record,) = artifacts_marked(study, CS + "ctgov-data-element", "expandedAccessInfo")
+    assert record["type"] == "similar-to"
+    assert record["resource"] == "https://clinicaltrials.gov/study/NCT03559686"
+    codings = [c for cc in study["classifier"] for c in cc["coding"]]
+    assert {"system": CS + "ctgov-expanded-access-status", "code": "AVAILABLE"} in codings
+    assert "expanded-access" in [c["code"] for c in codings if c["system"] == CLASSIFIER]
+    for c in codings + record["classifier"][0]["coding"]:
+        if c["system"].startswith(CS):
+            assert c["code"] in shipped_codes(c["system"]), c
+
+
+def test_no_expanded_access_is_a_classifier_and_no_link(tmp_path: Path, shared_dir: Path) -> None:
+    study = written_study(tmp_path, shared_dir, "NCT02513394.json")
+    assert "no-expanded-access" in [c["code"] for cc in study["classifier"] for c in cc["coding"]]
+    assert not artifacts_marked(study, CS + "ctgov-data-element", "expandedAccessInfo")
+
+
+def test_expanded_access_types_are_study_design_concepts(tmp_path: Path, shared_dir: Path) -> None:
+    study = written_study(tmp_path, shared_dir, "NCT01220531.xml")
+    system = CS + "ctgov-expanded-access-type"
+    assert [c["code"] for cc in study["studyDesign"] for c in cc["coding"] if c["system"] == system] == [
+        "INTERMEDIATE", "TREATMENT"]
+    assert {"INTERMEDIATE", "TREATMENT"} <= shipped_codes(system)
