@@ -294,3 +294,160 @@ def test_no_results_is_a_classifier_not_a_link(tmp_path: Path, shared_dir: Path)
             "system": "https://trial2fhir.org/fhir/CodeSystem/ctgov-study-classifier"} in [
         c["coding"][0] for c in study["classifier"]]
     assert not [a for a in study["relatedArtifact"] if a.get("label") == "Results"]
+
+
+CLASSIFIER = "https://trial2fhir.org/fhir/CodeSystem/ctgov-study-classifier"
+
+
+def shipped_codes(system: str) -> set[str]:
+    import yaml
+
+    from trial2fhir.mapping.load import MAPPINGS
+
+    doc = yaml.safe_load((MAPPINGS / "codesystems" / f"{system.rsplit('/', 1)[1]}.yaml").read_text())
+    assert doc["url"] == system
+    return {c["code"] for c in doc["concept"]}
+
+
+def study_of(trial: Trial) -> dict[str, Any]:
+    study: dict[str, Any] = fhir_r5.bundle(trial)["entry"][0]["resource"]
+    return study
+
+
+@pytest.mark.parametrize(("field", "yes", "no"), [("delayed_posting", "delayed-posting", "no-delayed-posting"),
+                                                  ("results_waived", "results-waived", "no-results-waived")])
+@pytest.mark.parametrize("value", [True, False, None])
+def test_fdaaa_posting_flags_are_classifiers(field: str, yes: str, no: str, value: bool | None) -> None:
+    base = sample_trial(SAMPLE_FILES[0])
+    trial = base.model_copy(update={"status": base.status.model_copy(update={field: value})})
+    codes = [c["code"] for cc in study_of(trial).get("classifier", []) for c in cc["coding"]
+             if c["system"] == CLASSIFIER]
+    assert (yes in codes, no in codes) == (value is True, value is False)
+    assert {yes, no} <= shipped_codes(CLASSIFIER)
+    result = roundtrip_fhir_r5(trial)
+    assert result.roundtrip_ok, [d.to_dict() for d in result.diffs if not d.declared]
+    assert not [d for d in result.diffs if d.path == f"status.{field}"]
+
+
+CS = "https://trial2fhir.org/fhir/CodeSystem/"
+EXT = "https://trial2fhir.org/fhir/StructureDefinition/"
+
+
+def artifacts_marked(study: dict[str, Any], system: str, code: str) -> list[dict[str, Any]]:
+    """The relatedArtifact entries with a classifier coding (system, code)."""
+    return [a for a in study.get("relatedArtifact", [])
+            if any(c["system"] == system and c["code"] == code for cc in a.get("classifier", []) for c in cc["coding"])]
+
+
+def test_ipd_sharing_statement_is_a_classified_documentation_artifact(tmp_path: Path, shared_dir: Path) -> None:
+    study = written_study(tmp_path, shared_dir, "NCT05819398.json")
+    (ipd,) = artifacts_marked(study, CS + "ctgov-data-element", "ipdSharingStatementModule")
+    assert ipd["type"] == "documentation"
+    codings = [c for cc in ipd["classifier"] for c in cc["coding"]]
+    assert {"system": CS + "ctgov-ipd-sharing", "code": "YES"} in codings
+    for c in codings:
+        assert c["code"] in shipped_codes(c["system"]), c
+    record = json.loads((shared_dir / "ctgov-dev" / "NCT05819398.json").read_text())
+    module = record["protocolSection"]["ipdSharingStatementModule"]
+    assert [c["code"] for c in codings if c["system"] == CS + "ctgov-ipd-sharing-info-type"] == module["infoTypes"]
+    assert ipd["display"] == module["description"]
+    extensions = {e["url"]: e["valueString"] for e in ipd.get("extension", [])}
+    assert extensions == {EXT + "ipd-sharing-time-frame": module["timeFrame"],
+                          EXT + "ipd-sharing-access-criteria": module["accessCriteria"]}
+    assert ipd.get("document", {}).get("url") == module.get("url")
+
+
+def test_ipd_sharing_reads_back_whole() -> None:
+    from trial2fhir.model import IpdSharing
+
+    trial = sample_trial(SAMPLE_FILES[0]).model_copy(update={"ipd_sharing": IpdSharing(
+        sharing="UNDECIDED", description="Maybe", info_types=["STUDY_PROTOCOL", "CSR"], time_frame="After 2030",
+        access_criteria="On request", url="https://example.org/ipd")})
+    (ipd,) = artifacts_marked(study_of(trial), CS + "ctgov-data-element", "ipdSharingStatementModule")
+    assert ipd["document"] == {"url": "https://example.org/ipd"}
+    result = roundtrip_fhir_r5(trial)
+    assert result.roundtrip_ok, [d.to_dict() for d in result.diffs if not d.declared]
+    assert not [d for d in result.diffs if d.path.startswith("ipd_sharing")]
+
+
+def test_large_documents_are_classified_documentation_artifacts(tmp_path: Path, shared_dir: Path) -> None:
+    study = written_study(tmp_path, shared_dir, "NCT02552212.json")
+    docs = artifacts_marked(study, CS + "ctgov-data-element", "largeDocs")
+    assert [d["label"] for d in docs] == ["Study Protocol", "Statistical Analysis Plan"]
+    protocol, sap = docs
+    assert protocol["type"] == "documentation"
+    assert protocol["document"] == {"title": "Prot_000.pdf", "size": "9785526", "creation": "2018-12-17"}
+    content = CS + "ctgov-large-doc-content"
+    assert [c["code"] for cc in sap["classifier"] for c in cc["coding"] if c["system"] == content] == [
+        "not-protocol", "sap", "not-icf"]
+    sap_codings = [c for cc in sap["classifier"] for c in cc["coding"]]
+    assert {"system": CS + "ctgov-large-doc-type", "code": "SAP"} in sap_codings
+    for c in (c for d in docs for cc in d["classifier"] for c in cc["coding"]):
+        assert c["code"] in shipped_codes(c["system"]), c
+
+
+def test_large_documents_read_back_but_their_upload_date() -> None:
+    from trial2fhir.model import Documents, LargeDocument, PartialDate
+
+    doc = LargeDocument(type_abbrev="Prot_SAP_ICF", has_protocol=True, has_sap=True, has_icf=None, label="All",
+                        date=PartialDate(date="2020-12"), upload_date="2021-11-10T11:05",
+                        filename="Prot_SAP_ICF_000.pdf", size=0, url="https://ClinicalTrials.gov/ProvidedDocs/19/NCT06886919/Prot_SAP_ICF_000.pdf")
+    trial = sample_trial(SAMPLE_FILES[0]).model_copy(update={"documents": Documents(no_sap=False, large_docs=[doc])})
+    study = study_of(trial)
+    (written,) = artifacts_marked(study, CS + "ctgov-data-element", "largeDocs")
+    assert written["document"]["url"] == doc.url
+    assert "sap-exists" in [c["code"] for cc in study["classifier"] for c in cc["coding"]]
+    result = roundtrip_fhir_r5(trial)
+    assert result.roundtrip_ok, [d.to_dict() for d in result.diffs if not d.declared]
+    assert [d.path for d in result.diffs] == ["documents.large_docs[0].upload_date"]
+
+
+def test_available_ipds_are_documentation_apart_from_see_also_links(tmp_path: Path, shared_dir: Path) -> None:
+    study = written_study(tmp_path, shared_dir, "NCT03494712.xml")
+    shared = artifacts_marked(study, CS + "ctgov-data-element", "availIpds")
+    assert [(a["type"], a["label"], a["document"]["url"]) for a in shared][:2] == [
+        ("documentation", "Individual Participant Data Set", "https://clinicaltrials.servier.com/"),
+        ("documentation", "Study Protocol", "https://clinicaltrials.servier.com/")]
+
+
+def test_available_ipds_read_back_beside_a_see_also_link() -> None:
+    from trial2fhir.model import AvailableIpd, SeeAlsoLink
+
+    ipds = [AvailableIpd(id="DS-1", type="Clinical Study Report", url="https://example.org/csr", comment="On request"),
+            AvailableIpd(type="Analytic Code")]
+    trial = sample_trial(SAMPLE_FILES[0]).model_copy(update={
+        "available_ipds": ipds, "see_also_links": [SeeAlsoLink(label="Clinical Study Report", url="https://example.org/csr")]})
+    first, second = artifacts_marked(study_of(trial), CS + "ctgov-data-element", "availIpds")
+    assert first["resourceReference"] == {"identifier": {"value": "DS-1"}}
+    assert first["display"] == "On request"
+    assert second == {"type": "documentation", "label": "Analytic Code", "classifier": first["classifier"]}
+    result = roundtrip_fhir_r5(trial)
+    assert result.roundtrip_ok, [d.to_dict() for d in result.diffs if not d.declared]
+    assert not [d for d in result.diffs if d.path.startswith(("available_ipds", "see_also_links"))]
+
+
+def test_expanded_access_is_classifiers_and_a_link_to_its_record(tmp_path: Path, shared_dir: Path) -> None:
+    study = written_study(tmp_path, shared_dir, "NCT02552212.json")
+    (record,) = artifacts_marked(study, CS + "ctgov-data-element", "expandedAccessInfo")
+    assert record["type"] == "similar-to"
+    assert record["resource"] == "https://clinicaltrials.gov/study/NCT03559686"
+    codings = [c for cc in study["classifier"] for c in cc["coding"]]
+    assert {"system": CS + "ctgov-expanded-access-status", "code": "AVAILABLE"} in codings
+    assert "expanded-access" in [c["code"] for c in codings if c["system"] == CLASSIFIER]
+    for c in codings + record["classifier"][0]["coding"]:
+        if c["system"].startswith(CS):
+            assert c["code"] in shipped_codes(c["system"]), c
+
+
+def test_no_expanded_access_is_a_classifier_and_no_link(tmp_path: Path, shared_dir: Path) -> None:
+    study = written_study(tmp_path, shared_dir, "NCT02513394.json")
+    assert "no-expanded-access" in [c["code"] for cc in study["classifier"] for c in cc["coding"]]
+    assert not artifacts_marked(study, CS + "ctgov-data-element", "expandedAccessInfo")
+
+
+def test_expanded_access_types_are_study_design_concepts(tmp_path: Path, shared_dir: Path) -> None:
+    study = written_study(tmp_path, shared_dir, "NCT01220531.xml")
+    system = CS + "ctgov-expanded-access-type"
+    assert [c["code"] for cc in study["studyDesign"] for c in cc["coding"] if c["system"] == system] == [
+        "INTERMEDIATE", "TREATMENT"]
+    assert {"INTERMEDIATE", "TREATMENT"} <= shipped_codes(system)
