@@ -200,3 +200,33 @@ def test_the_study_says_where_it_came_from_and_what_wrote_it(path: Path) -> None
     (tool,) = [a for a in study["relatedArtifact"]
                if {"url": XV + "RelatedArtifact.type", "valueCode": "transformed-with"} in a.get("extension", [])]
     assert tool["display"].startswith("trial2fhir ")
+
+
+# --- 7. posting and access facts: R5's classifiers as R4B categories ----------------------------
+
+CLASSIFIER = "https://trial2fhir.org/fhir/CodeSystem/ctgov-study-classifier"
+
+
+@pytest.mark.parametrize(("field", "yes", "no"), [("delayed_posting", "delayed-posting", "no-delayed-posting"),
+                                                  ("results_waived", "results-waived", "no-results-waived")])
+@pytest.mark.parametrize("value", [True, False, None])
+def test_fdaaa_posting_flags_are_categories(field: str, yes: str, no: str, value: bool | None) -> None:
+    base = sample_trial(SAMPLE_FILES[0])
+    trial = base.model_copy(update={"status": base.status.model_copy(update={field: value})})
+    study = study_of(written(trial))
+    codes = [c["code"] for cc in study.get("category", []) for c in cc["coding"] if c["system"] == CLASSIFIER]
+    assert (yes in codes, no in codes) == (value is True, value is False)
+    assert_round_trips(roundtrip_one(TARGET, trial))
+
+
+@pytest.mark.parametrize("path", shared_params("*.json"), ids=ids)
+def test_expanded_access_reaches_the_categories(path: Path) -> None:
+    for trial in records(path):
+        study = study_of(written(trial))
+        codes = [c["code"] for cc in study.get("category", []) for c in cc["coding"]]
+        access = trial.status.expanded_access
+        has = access.has_expanded_access if access else None
+        assert ("expanded-access" in codes, "no-expanded-access" in codes) == (has is True, has is False)
+        kinds = [c["code"] for cc in study.get("category", []) for c in cc["coding"]
+                 if c["system"].endswith("/ctgov-expanded-access-type")]
+        assert kinds == list(trial.design.expanded_access_types)
