@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from tests.conftest import shared_params
@@ -22,6 +23,7 @@ from tests.test_fhir_r4b import (
 )
 from trial2fhir.model import CriteriaSection, Trial
 from trial2fhir.roundtrip import roundtrip_one
+from trial2fhir.targets import TARGETS
 
 ELEMENT = "https://trial2fhir.org/fhir/CodeSystem/ctgov-data-element"
 ALL = [*SAMPLE_FILES, *shared_params("*.json"), *shared_params("*.xml")]
@@ -230,3 +232,17 @@ def test_expanded_access_reaches_the_categories(path: Path) -> None:
         kinds = [c["code"] for cc in study.get("category", []) for c in cc["coding"]
                  if c["system"].endswith("/ctgov-expanded-access-type")]
         assert kinds == list(trial.design.expanded_access_types)
+
+
+# --- 8. both releases: no API documentation URL, no identifier system used as a CodeSystem -------
+
+
+@pytest.mark.parametrize("target", ["fhir-r5", "fhir-r4b"])
+@pytest.mark.parametrize("path", ALL, ids=ids)
+def test_codings_use_canonical_code_systems(path: Path, target: str) -> None:
+    t = TARGETS[target]
+    for trial in all_trials(path):
+        doc = orjson.loads(t.serialise(t.build(trial)))
+        systems = {c["system"] for c in codings(doc)}
+        assert not [s for s in systems if "#" in s or "data-api" in s], systems
+        assert "https://clinicaltrials.gov" not in systems  # the NCT ID's identifier system, not a CodeSystem
