@@ -110,6 +110,18 @@ function walkType(engine, typeName, value, path, issues, depth) {
   walkElements(engine, sd.snapshot.element, sd.type, value, path, issues, depth);
 }
 
+// The elements below `path` in a snapshot, found once per snapshot and path: filtering the whole
+// snapshot again for every item of a repeating backbone element made a first load's validation
+// quadratic in the number of items (a study's dates, parties, arms).
+const CHILDREN = new WeakMap();
+function childrenOf(elements, path) {
+  let byPath = CHILDREN.get(elements);
+  if (!byPath) CHILDREN.set(elements, (byPath = new Map()));
+  let children = byPath.get(path);
+  if (!children) byPath.set(path, (children = elements.filter((c) => c.path.startsWith(`${path}.`))));
+  return children;
+}
+
 function walkElements(engine, elements, root, value, path, issues, depth) {
   for (const el of elements) {
     const rel = el.path.slice(root.length + 1);
@@ -129,8 +141,7 @@ function walkElements(engine, elements, root, value, path, issues, depth) {
           if (allowed) checkCoded(engine, item, t.code, allowed, p, issues);
         }
         if (t.code === 'BackboneElement' || t.code === 'Element') {
-          const children = elements.filter((c) => c.path.startsWith(`${el.path}.`));
-          walkElements(engine, children, el.path, item, p, issues, depth + 1);
+          walkElements(engine, childrenOf(elements, el.path), el.path, item, p, issues, depth + 1);
         } else if (el.contentReference) {
           // handled below
         } else if (t.code === 'Resource' || (engine.sds.get(t.code)?.kind === 'resource')) {
@@ -142,7 +153,7 @@ function walkElements(engine, elements, root, value, path, issues, depth) {
     }
     if (el.contentReference && value?.[base] !== undefined) {
       const target = el.contentReference.replace(/^.*#/, '');
-      const children = elements.filter((c) => c.path.startsWith(`${target}.`));
+      const children = childrenOf(elements, target);
       const raw = value[base];
       (Array.isArray(raw) ? raw : [raw]).forEach((item, i) => {
         walkElements(engine, children, target, item, `${path}.${base}[${i}]`, issues, depth + 1);
