@@ -222,3 +222,10 @@ def test_console_script_exit_code_and_stderr(tmp_path: Path) -> None:
     assert proc.returncode == 1
     assert proc.stdout == ""
     assert f"error: {bad}: empty file" in proc.stderr
+
+
+def test_python_dash_m_runs_the_same_cli() -> None:
+    done = subprocess.run([sys.executable, "-m", "trial2fhir", "--version"], capture_output=True, text=True,
+                          check=False, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("trial2fhir ")
