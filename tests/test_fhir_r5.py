@@ -430,7 +430,8 @@ def test_expanded_access_is_classifiers_and_a_link_to_its_record(tmp_path: Path,
     study = written_study(tmp_path, shared_dir, "NCT02552212.json")
     (record,) = artifacts_marked(study, CS + "ctgov-data-element", "expandedAccessInfo")
     assert record["type"] == "similar-to"
-    assert record["resource"] == "https://clinicaltrials.gov/study/NCT03559686"
+    assert "resource" not in record  # a registry page, not a FHIR canonical
+    assert record["document"]["url"] == "https://clinicaltrials.gov/study/NCT03559686"
     codings = [c for cc in study["classifier"] for c in cc["coding"]]
     assert {"system": CS + "ctgov-expanded-access-status", "code": "AVAILABLE"} in codings
     assert "expanded-access" in [c["code"] for c in codings if c["system"] == CLASSIFIER]
