@@ -246,3 +246,86 @@ def test_codings_use_canonical_code_systems(path: Path, target: str) -> None:
         systems = {c["system"] for c in codings(doc)}
         assert not [s for s in systems if "#" in s or "data-api" in s], systems
         assert "https://clinicaltrials.gov" not in systems  # the NCT ID's identifier system, not a CodeSystem
+
+
+# --- 9. R5's classified relatedArtifacts: classifiers and resourceReference as R4B extensions -----
+
+
+def r4b_classifiers(artifact: dict[str, Any]) -> list[dict[str, Any]]:
+    return [e["valueCodeableConcept"] for e in artifact.get("extension", [])
+            if e["url"] == XV_CLASSIFIER]
+
+
+XV_CLASSIFIER = "http://hl7.org/fhir/5.0/StructureDefinition/extension-RelatedArtifact.classifier"
+
+
+def as_r5(artifact: dict[str, Any]) -> dict[str, Any]:
+    """An R4B relatedArtifact read as R5 would write it: the cross-version extensions back in place."""
+    out = {k: v for k, v in artifact.items() if k != "extension"}
+    rest = []
+    for e in artifact.get("extension", []):
+        if e["url"] == XV_CLASSIFIER:
+            out.setdefault("classifier", []).append(e["valueCodeableConcept"])
+        elif e["url"].endswith("RelatedArtifact.resourceReference"):
+            out["resourceReference"] = e["valueReference"]
+        elif e["url"].endswith("RelatedArtifact.type"):
+            out["type"] = e["valueCode"]
+        else:
+            rest.append(e)
+    if rest:
+        out["extension"] = rest
+    if "size" in out.get("document", {}):
+        out["document"] = {**out["document"], "size": str(out["document"]["size"])}  # R5 integer64
+    return out
+
+
+@pytest.mark.parametrize("path", [*shared_params("*.json"), *shared_params("*.xml")], ids=ids)
+def test_classified_related_artifacts_say_what_r5_says(path: Path) -> None:
+    r5 = TARGETS["fhir-r5"]
+    for trial in records(path):
+        r5_study = study_of(orjson.loads(r5.serialise(r5.build(trial))))
+        expected = [a for a in r5_study.get("relatedArtifact", []) if "classifier" in a]
+        got = [as_r5(a) for a in study_of(written(trial)).get("relatedArtifact", []) if r4b_classifiers(a)
+               and not a.get("url")]  # related_trials have their own url (R4B's, R5 has none): section 4
+        assert got == expected
+
+
+def test_the_dev_records_have_every_kind_of_classified_artifact(shared_dir: Path) -> None:
+    marks = set()
+    for path in [*(shared_dir / "ctgov-dev").glob("*.json"), *(shared_dir / "ctgov-dev").glob("*.xml")]:
+        for trial in records(path):
+            for a in study_of(written(trial)).get("relatedArtifact", []):
+                marks |= {c["code"] for cc in r4b_classifiers(a) for c in cc["coding"] if c["system"] == ELEMENT}
+    assert {"ipdSharingStatementModule", "availIpds", "largeDocs", "expandedAccessInfo"} <= marks
+
+
+def test_ipd_documents_and_expanded_access_read_back_from_r4b() -> None:
+    from trial2fhir.model import (
+        AvailableIpd,
+        Documents,
+        ExpandedAccessInfo,
+        IpdSharing,
+        LargeDocument,
+        PartialDate,
+        SeeAlsoLink,
+    )
+
+    base = sample_trial(SAMPLE_FILES[0])
+    doc = LargeDocument(type_abbrev="Prot_SAP_ICF", has_protocol=True, has_sap=False, has_icf=None, label="All",
+                        date=PartialDate(date="2020-12"), upload_date="2021-11-10T11:05",
+                        filename="Prot_SAP_ICF_000.pdf", size=1234, url="https://example.org/Prot_SAP_ICF_000.pdf")
+    trial = base.model_copy(update={
+        "ipd_sharing": IpdSharing(sharing="UNDECIDED", description="Maybe", info_types=["STUDY_PROTOCOL", "CSR"],
+                                  time_frame="After 2030", access_criteria="On request", url="https://example.org/ipd"),
+        "available_ipds": [AvailableIpd(id="DS-1", type="Clinical Study Report", url="https://example.org/csr",
+                                        comment="On request"), AvailableIpd(type="Analytic Code")],
+        "see_also_links": [SeeAlsoLink(label="Clinical Study Report", url="https://example.org/csr")],
+        "documents": Documents(no_sap=False, large_docs=[doc]),
+        "status": base.status.model_copy(update={"expanded_access": ExpandedAccessInfo(
+            has_expanded_access=True, nct_id="NCT00000001", status="AVAILABLE")})})
+    study = study_of(written(trial))
+    (written_doc,) = [a for a in study["relatedArtifact"] if a.get("label") == "All"]
+    assert written_doc["document"]["size"] == 1234  # unsignedInt in R4B
+    result = roundtrip_one(TARGET, trial)
+    assert_round_trips(result)
+    assert [d.path for d in result.diffs] == ["documents.large_docs[0].upload_date"]
