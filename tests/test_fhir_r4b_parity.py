@@ -329,3 +329,29 @@ def test_ipd_documents_and_expanded_access_read_back_from_r4b() -> None:
     result = roundtrip_one(TARGET, trial)
     assert_round_trips(result)
     assert [d.path for d in result.diffs] == ["documents.large_docs[0].upload_date"]
+
+
+# --- 10. both releases: an observational study's biospecimen retention and its description -------
+
+BIOSPEC = "https://trial2fhir.org/fhir/CodeSystem/ctgov-biospec-retention"
+
+
+@pytest.mark.parametrize("target", ["fhir-r5", "fhir-r4b"])
+@pytest.mark.parametrize("path", [*shared_params("*.json"), *shared_params("*.xml")], ids=ids)
+def test_biospecimen_retention_is_a_design_code_and_its_description_an_extension(path: Path, target: str) -> None:
+    t = TARGETS[target]
+    for trial in records(path):
+        study = study_of(orjson.loads(t.serialise(t.build(trial))))
+        concepts = study.get("studyDesign" if target == "fhir-r5" else "category", [])
+        codes = [c["code"] for cc in concepts for c in cc["coding"] if c["system"] == BIOSPEC]
+        spec = trial.design.bio_spec
+        assert codes == ([spec.retention] if spec and spec.retention else [])
+        assert all(code in {"NONE_RETAINED", "SAMPLES_WITH_DNA", "SAMPLES_WITHOUT_DNA"} for code in codes)
+        described = [e["valueString"] for e in study.get("extension", [])
+                     if e["url"].endswith("/biospecimen-description")]
+        assert described == ([spec.description] if spec and spec.description else [])
+
+
+def test_some_dev_records_retain_biospecimens(shared_dir: Path) -> None:
+    specs = [t.design.bio_spec for p in sorted((shared_dir / "ctgov-dev").glob("*.json")) for t in records(p)]
+    assert sum(1 for s in specs if s and s.retention and s.description) >= 2
