@@ -18,6 +18,7 @@ from trial2fhir.mapping.identity import normalise
 from trial2fhir.model import Trial
 from trial2fhir.sources import InputFile, read_input
 from trial2fhir.targets import fhir_r5
+from trial2fhir.validation.bundle import bundle_invariants
 
 SID = "https://trial2fhir.org/fhir/sid/"
 SHARED = ("Organization", "Location", "Practitioner")
@@ -143,5 +144,11 @@ def test_a_site_listed_twice_with_different_content_is_kept_apart() -> None:
     assert len(locations) == 2
     values = [e["request"]["url"] for e in locations]
     assert values[1] == values[0] + "/~2"
+    # Each site's own ResearchStudy points at its own Location, and every reference resolves.
+    bundle = fhir_r5.bundle(twice)
+    assert bundle_invariants(bundle) == []
+    site_studies = [e["resource"] for e in bundle["entry"][1:] if e["resource"]["resourceType"] == "ResearchStudy"]
+    pointed = [s["site"][0]["reference"] for s in site_studies[:2]]
+    assert pointed == [e["fullUrl"] for e in locations]
     same = trial.model_copy(update={"locations": [trial.locations[0], trial.locations[0]]})
     assert len(entries(same, "Location")) == 1, "listed twice with the same content: one Location"

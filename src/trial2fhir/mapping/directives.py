@@ -46,7 +46,8 @@ def _default_sets() -> dict[str, NameSet]:
 @dataclass
 class Context:
     codes: dict[str, CodeMap] = field(default_factory=dict)
-    links: dict[str, str] = field(default_factory=dict)  # reverse: slot fullUrl -> fullUrl read in a reference
+    # slot fullUrl -> the fullUrl written (forward) or read in a reference (reverse)
+    links: dict[str, str] = field(default_factory=dict)
     sets: dict[str, NameSet] = field(default_factory=_default_sets)  # for ``when: "PATH matches SET"``
 
 
@@ -262,9 +263,12 @@ def template_reverse(node: dict[str, Any], value: Any, scope: Scope, ctx: Contex
             paths.put(scope, name, text)
 
 
-def ref_forward(node: dict[str, Any], scope: Scope, ctx: Context) -> Any:  # noqa: ARG001
+def ref_forward(node: dict[str, Any], scope: Scope, ctx: Context) -> Any:
     text = render_template(node["ref"], scope)
-    return None if text is None else ref_url(text)
+    if text is None:
+        return None
+    url = ref_url(text)
+    return ctx.links.get(url, url)  # forward: the fullUrl of the slot's resource, when known
 
 
 def ref_reverse(node: dict[str, Any], value: Any, scope: Scope, ctx: Context) -> None:

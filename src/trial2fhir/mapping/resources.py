@@ -50,37 +50,61 @@ def _scopes(m: Mapping, data: dict[str, Any], ctx: Context) -> list[dict[str, An
 def forward(ms: MappingSet, trial: Trial) -> list[Written]:
     data = trial.model_dump(mode="json")
     ctx = Context(ms.codes, sets=ms.sets)
-    out: list[Written] = []
-    slots: dict[str, str] = {}  # slot fullUrl -> identity fullUrl
-    bodies: dict[str, dict[str, Any]] = {}  # identity fullUrl -> body, to tell one key's resources apart
+    planned: list[tuple[Mapping, dict[str, Any], str, Identity]] = []
     for m in ms.mappings:
         for scope in _scopes(m, data, ctx):
             rid = render_template(m.id, scope)
             if rid is None:
                 raise ValueError(f"{m.file}: id template {m.id!r} has no value for this trial")
             try:
-                first = identity = identify(m.identity, scope, rid)
+                planned.append((m, scope, rid, identify(m.identity, scope, rid)))
             except ValueError as exc:
                 raise ValueError(f"{m.file}: {exc}") from None
-            try:
-                body = emit(m.rules, scope, ctx) or {}
-            except MappingRunError as exc:  # name the file, and the item of the mapping's own each
-                exc.file = m.file
-                if m.each is not None:
-                    exc.bind(m.var, m.each)
-                raise
-            n = 1
-            while identity.full_url in bodies and bodies[identity.full_url] != body:
-                n += 1  # one record, one key, different content (a site listed twice): keep both
-                identity = disambiguate(first, n)
+    # Identities depend on the trial alone, so each ``ref`` can name its target's fullUrl as it is
+    # written (ctx.links: slot -> identity), with no walk over the Bundle afterwards. Only when one
+    # key has two different bodies (a site listed twice) does a slot's fullUrl change with what was
+    # written: then the resources are written again naming slots, and relinked.
+    ctx.links = {ref_url(f"{m.resource}/{rid}"): identity.full_url for m, _, rid, identity in planned}
+    written = _write(planned, ctx)
+    if written is None:
+        ctx.links = {}
+        written = _write(planned, ctx)
+        assert written is not None
+    out, slots = written
+    return out if not slots else [Written(w.mapping, w.id, w.full_url, _relink(w.resource, slots), w.identity)
+                                  for w in out]
+
+
+def _write(planned: list[tuple[Mapping, dict[str, Any], str, Identity]],
+           ctx: Context) -> tuple[list[Written], dict[str, str]] | None:
+    """The resources, one entry per identity, and the slot -> fullUrl links still to make; None when
+    ``ctx.links`` named a slot's fullUrl that a second body of its key moved."""
+    out: list[Written] = []
+    slots: dict[str, str] = {}  # slot fullUrl -> identity fullUrl
+    bodies: dict[str, dict[str, Any]] = {}  # identity fullUrl -> body, to tell one key's resources apart
+    for m, scope, rid, first in planned:
+        try:
+            body = emit(m.rules, scope, ctx) or {}
+        except MappingRunError as exc:  # name the file, and the item of the mapping's own each
+            exc.file = m.file
+            if m.each is not None:
+                exc.bind(m.var, m.each)
+            raise
+        identity, n = first, 1
+        while identity.full_url in bodies and bodies[identity.full_url] != body:
+            if ctx.links:
+                return None
+            n += 1  # one record, one key, different content (a site listed twice): keep both
+            identity = disambiguate(first, n)
+        if not ctx.links:
             slots[ref_url(f"{m.resource}/{rid}")] = identity.full_url
-            if identity.full_url in bodies:
-                continue  # the same resource again: one entry
-            bodies[identity.full_url] = body
-            head = {"resourceType": m.resource, "id": identity.uuid if identity.shared else rid}
-            resource = _identified({**head, **body}, identity)
-            out.append(Written(m, resource["id"], identity.full_url, resource, identity))
-    return [Written(w.mapping, w.id, w.full_url, _relink(w.resource, slots), w.identity) for w in out]
+        if identity.full_url in bodies:
+            continue  # the same resource again: one entry
+        bodies[identity.full_url] = body
+        head = {"resourceType": m.resource, "id": identity.uuid if identity.shared else rid}
+        resource = _identified({**head, **body}, identity)
+        out.append(Written(m, resource["id"], identity.full_url, resource, identity))
+    return out, slots
 
 
 def _identified(resource: dict[str, Any], identity: Identity) -> dict[str, Any]:
