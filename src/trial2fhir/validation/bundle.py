@@ -17,6 +17,7 @@ _NEEDS_REQUEST = frozenset({"transaction", "batch"})
 
 
 def _references(node: Any, path: str) -> Iterator[tuple[str, str]]:
+    """(JSON path, reference) of every ``reference`` under a node, in document order."""
     if isinstance(node, dict):
         for key, value in node.items():
             here = f"{path}.{key}"
@@ -27,6 +28,30 @@ def _references(node: Any, path: str) -> Iterator[tuple[str, str]]:
     elif isinstance(node, list):
         for i, value in enumerate(node):
             yield from _references(value, f"{path}[{i}]")
+
+
+def _reference_values(node: Any, out: list[str]) -> list[str]:
+    """The references under a node, without their paths: spelling a path for each of a Bundle's
+    nodes cost more than the check; paths are worked out only for a reference that fails."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "reference" and isinstance(value, str):
+                out.append(value)
+            elif isinstance(value, (dict, list)):
+                _reference_values(value, out)
+    elif isinstance(node, list):
+        for value in node:
+            if isinstance(value, (dict, list)):
+                _reference_values(value, out)
+    return out
+
+
+def _unresolved(ref: str, seen: dict[str, int], local: set[str]) -> bool:
+    if ref.startswith(("urn:uuid:", "urn:oid:")):
+        return ref not in seen
+    if ref.startswith("#") or "://" in ref or "?" in ref:
+        return False  # contained, absolute or conditional (resolved by the server): not the Bundle's
+    return "/".join(ref.split("/")[:2]) not in local
 
 
 def bundle_invariants(bundle: dict[str, Any]) -> list[Problem]:
@@ -56,13 +81,10 @@ def bundle_invariants(bundle: dict[str, Any]) -> list[Problem]:
     for i, entry in enumerate(entries):
         if not isinstance(entry, dict):
             continue
-        for path, ref in _references(entry.get("resource"), f"$.entry[{i}].resource"):
-            if ref.startswith(("urn:uuid:", "urn:oid:")):
-                unresolved = ref not in seen
-            elif ref.startswith("#") or "://" in ref or "?" in ref:
-                continue  # contained, absolute or conditional (resolved by the server): not the Bundle's
-            else:
-                unresolved = "/".join(ref.split("/")[:2]) not in local
-            if unresolved:
+        resource = entry.get("resource")
+        if not any(_unresolved(ref, seen, local) for ref in _reference_values(resource, [])):
+            continue
+        for path, ref in _references(resource, f"$.entry[{i}].resource"):
+            if _unresolved(ref, seen, local):
                 problems.append(Problem("", f"{label}: {path}", f"reference {ref} resolves to no entry [bundle]"))
     return problems
