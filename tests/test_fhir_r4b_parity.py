@@ -355,3 +355,44 @@ def test_biospecimen_retention_is_a_design_code_and_its_description_an_extension
 def test_some_dev_records_retain_biospecimens(shared_dir: Path) -> None:
     specs = [t.design.bio_spec for p in sorted((shared_dir / "ctgov-dev").glob("*.json")) for t in records(p)]
     assert sum(1 for s in specs if s and s.retention and s.description) >= 2
+
+
+# --- 11. parties: R5's associatedParty, one concept per CodeableConcept, as R4B extensions --------
+
+
+def party_as_r5(ext: dict[str, Any]) -> dict[str, Any]:
+    """An R4B associatedParty cross-version extension read as the R5 element it stands for."""
+    out: dict[str, Any] = {}
+    for sub in ext["extension"]:
+        name = sub["url"]
+        value = next(v for k, v in sub.items() if k.startswith("value"))
+        if name == "classifier":
+            out.setdefault("classifier", []).append(value)
+        else:
+            out[name] = value
+    return out
+
+
+@pytest.mark.parametrize("path", [*shared_params("*.json"), *shared_params("*.xml")], ids=ids)
+def test_parties_say_what_r5_says(path: Path) -> None:
+    r5 = TARGETS["fhir-r5"]
+    for trial in records(path):
+        r5_doc = orjson.loads(r5.serialise(r5.build(trial)))
+        r4b_doc = written(trial)
+        r5_urls, r4b_urls = by_url(r5_doc), by_url(r4b_doc)
+
+        def kind(ref: dict[str, Any], urls: dict[str, dict[str, Any]]) -> str:
+            target = urls[ref["reference"]]
+            return f"{target['resourceType']}/{target['id']}"
+
+        expected = []
+        for element in study_of(r5_doc).get("associatedParty", []):
+            expected.append({**element, "party": kind(element["party"], r5_urls)} if "party" in element else element)
+        got = []
+        for ext in study_of(r4b_doc).get("extension", []):
+            if ext["url"] == XV + "ResearchStudy.associatedParty":
+                party = party_as_r5(ext)
+                if "party" in party:
+                    party["party"] = kind(party["party"], r4b_urls)
+                got.append(party)
+        assert got == expected
