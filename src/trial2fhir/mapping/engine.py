@@ -76,7 +76,9 @@ class MappingRunError(ValueError):
 
 
 def emit(node: Any, scope: Scope, ctx: Context) -> Any:
-    shape = _shape(node)
+    shape = _SHAPES.get(id(node))  # _shape's lookup, inline: emit runs some thousands of times per trial
+    if shape is None or shape[0] is not node:
+        shape = _shape(node)
     kind = shape[1]
     if kind == _LIST:
         out: list[Any] = []

@@ -65,8 +65,11 @@ def parse_spec(doc: Any) -> IdentitySpec | None:
 
 def normalise(text: str) -> str:
     """``"Pfizer, Inc."`` and ``"PFIZER INC"`` are one key: ``pfizer-inc``."""
-    folded = unicodedata.normalize("NFKD", text.casefold())
-    plain = "".join(c for c in folded if not unicodedata.combining(c))
+    if text.isascii():  # most names: nothing to decompose
+        plain = text.casefold()
+    else:
+        folded = unicodedata.normalize("NFKD", text.casefold())
+        plain = "".join(c for c in folded if not unicodedata.combining(c))
     return _NOT_WORD.sub("-", plain).strip("-_")
 
 

@@ -10,7 +10,7 @@ its backup, then its investigators).
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
@@ -28,15 +28,31 @@ def split(path: str) -> list[str]:
     return list(_split(path))
 
 
+@lru_cache(maxsize=8192)
+def _plan(path: str) -> tuple[str, tuple[str, ...], tuple[str, ...], bool]:
+    """(first segment, all segments, the rest, whether a segment is a list position): worked out
+    once per path, as ``get`` runs some thousands of times per trial."""
+    parts = _split(path)
+    return parts[0], parts, parts[1:], any(p.isdigit() or is_rest(p) for p in parts)
+
+
 def get(scope: Scope, path: str) -> Any:
-    parts: Sequence[str] = _split(path)
-    if parts[0] in scope and parts[0] != ROOT:
-        value: Any = scope[parts[0]]
+    head, parts, rest, positional = _plan(path)
+    if head != ROOT and head in scope:
+        value: Any = scope[head]
         if isinstance(value, Holder):  # the item a reverse ``each`` is rebuilding
             value = value.value
-        parts = parts[1:]
+        parts = rest
     else:
         value = scope[ROOT]
+    if not positional:
+        for part in parts:
+            # a dumped Trial is plain dicts: test for one exactly before the (slower) Mapping ABC
+            if type(value) is dict or (value is not None and isinstance(value, Mapping)):
+                value = value.get(part)
+            else:
+                return None
+        return value
     for part in parts:
         if isinstance(value, list) and part.isdigit():
             value = value[int(part)] if int(part) < len(value) else None
