@@ -432,12 +432,31 @@ def test_expanded_access_is_classifiers_and_a_link_to_its_record(tmp_path: Path,
     assert record["type"] == "similar-to"
     assert "resource" not in record  # a registry page, not a FHIR canonical
     assert record["document"]["url"] == "https://clinicaltrials.gov/study/NCT03559686"
+    # statusForNctId is the linked record's status: it classifies that record, not this study
+    assert record["resourceReference"] == {"type": "ResearchStudy", "identifier": {
+        "system": "https://clinicaltrials.gov", "value": "NCT03559686"}}
+    record_codings = [c for cc in record["classifier"] for c in cc["coding"]]
+    assert {"system": CS + "ctgov-expanded-access-status", "code": "AVAILABLE"} in record_codings
     codings = [c for cc in study["classifier"] for c in cc["coding"]]
-    assert {"system": CS + "ctgov-expanded-access-status", "code": "AVAILABLE"} in codings
+    assert not [c for c in codings if c["system"] == CS + "ctgov-expanded-access-status"]
     assert "expanded-access" in [c["code"] for c in codings if c["system"] == CLASSIFIER]
-    for c in codings + record["classifier"][0]["coding"]:
+    for c in codings + record_codings:
         if c["system"].startswith(CS):
             assert c["code"] in shipped_codes(c["system"]), c
+
+
+def test_an_expanded_access_status_without_its_record_stays_on_the_study() -> None:
+    from trial2fhir.model import ExpandedAccessInfo
+
+    base = sample_trial(SAMPLE_FILES[0])
+    trial = base.model_copy(update={"status": base.status.model_copy(update={
+        "expanded_access": ExpandedAccessInfo(has_expanded_access=True, status="AVAILABLE")})})
+    study = study_of(trial)
+    assert {"system": CS + "ctgov-expanded-access-status", "code": "AVAILABLE"} in [
+        c for cc in study["classifier"] for c in cc["coding"]]
+    assert not artifacts_marked(study, CS + "ctgov-data-element", "expandedAccessInfo")
+    result = roundtrip_fhir_r5(trial)
+    assert not [d for d in result.diffs if d.path.startswith("status.expanded_access")]
 
 
 def test_no_expanded_access_is_a_classifier_and_no_link(tmp_path: Path, shared_dir: Path) -> None:

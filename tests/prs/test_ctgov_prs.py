@@ -211,5 +211,6 @@ def test_ipd_sharing_expanded_access_biospecimens_and_documents_round_trip() -> 
     assert s.findtext("study_design/exp_acc_type_intermediate") == "no"
     assert s.findtext("study_design/observational_design/biospecimen_retention") == "Samples With DNA"
     assert s.findtext("ind_info/expanded_access_nct_id") == "NCT07654321"
+    assert s.find("expanded_access_status") is None  # statusForNctId is the linked record's status, not this one's
     assert s.findtext("reference/is_results_ref") == "yes"
     assert_roundtrips(t)
