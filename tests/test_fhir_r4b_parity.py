@@ -396,3 +396,17 @@ def test_parties_say_what_r5_says(path: Path) -> None:
                     party["party"] = kind(party["party"], r4b_urls)
                 got.append(party)
         assert got == expected
+
+
+# --- 12. design: R5's studyDesign concepts (SEVCO with the CT.gov value) in R4B's category --------
+
+
+@pytest.mark.parametrize("path", ALL, ids=ids)
+def test_every_study_design_concept_of_r5_is_an_r4b_category(path: Path) -> None:
+    r5 = TARGETS["fhir-r5"]
+    for trial in all_trials(path):
+        design = study_of(orjson.loads(r5.serialise(r5.build(trial)))).get("studyDesign", [])
+        category = study_of(written(trial)).get("category", [])
+        assert [cc for cc in design if cc not in category] == []
+        sevco = [c for cc in category for c in cc["coding"] if c["system"] == "http://hl7.org/fhir/study-design"]
+        assert all(c.get("display") for c in sevco), sevco
