@@ -410,3 +410,22 @@ def test_every_study_design_concept_of_r5_is_an_r4b_category(path: Path) -> None
         assert [cc for cc in design if cc not in category] == []
         sevco = [c for cc in category for c in cc["coding"] if c["system"] == "http://hl7.org/fhir/study-design"]
         assert all(c.get("display") for c in sevco), sevco
+
+
+# --- 13. progress: R5's progressStatus entries, as R4B extensions, study and sites ---------------
+
+
+@pytest.mark.parametrize("path", ALL, ids=ids)
+def test_progress_states_say_what_r5_says(path: Path) -> None:
+    r5 = TARGETS["fhir-r5"]
+    for trial in all_trials(path):
+        r5_studies = resources(orjson.loads(r5.serialise(r5.build(trial))), "ResearchStudy")
+        r4b_studies = resources(written(trial), "ResearchStudy")
+        assert [s["id"] for s in r4b_studies] == [s["id"] for s in r5_studies]
+        for r5_study, r4b_study in zip(r5_studies, r4b_studies, strict=True):
+            expected = r5_study.get("progressStatus", [])
+            got = [party_as_r5(e) for e in r4b_study.get("extension", [])
+                   if e["url"] == XV + "ResearchStudy.progressStatus"]
+            def key(p: dict[str, Any]) -> bytes:
+                return orjson.dumps(p, option=orjson.OPT_SORT_KEYS)
+            assert sorted(got, key=key) == sorted(expected, key=key)
