@@ -429,3 +429,19 @@ def test_progress_states_say_what_r5_says(path: Path) -> None:
             def key(p: dict[str, Any]) -> bytes:
                 return orjson.dumps(p, option=orjson.OPT_SORT_KEYS)
             assert sorted(got, key=key) == sorted(expected, key=key)
+
+
+# --- 14. both releases: every HL7 coding carries HL7's display --------------------------------
+
+HL7_CODE_SYSTEMS = ("http://hl7.org/fhir/", "http://terminology.hl7.org/")
+
+
+@pytest.mark.parametrize("target", ["fhir-r5", "fhir-r4b"])
+@pytest.mark.parametrize("path", ALL, ids=ids)
+def test_hl7_codings_carry_their_display(path: Path, target: str) -> None:
+    t = TARGETS[target]
+    for trial in all_trials(path):
+        doc = orjson.loads(t.serialise(t.build(trial)))
+        bare = [c for c in codings(doc) if c["system"].startswith(HL7_CODE_SYSTEMS) and not c.get("display")
+                and c["system"] != "http://hl7.org/fhir/FHIR-version"]  # a Bundle tag, not a concept
+        assert bare == []
