@@ -376,7 +376,10 @@ def test_large_documents_are_classified_documentation_artifacts(tmp_path: Path, 
     assert [d["label"] for d in docs] == ["Study Protocol", "Statistical Analysis Plan"]
     protocol, sap = docs
     assert protocol["type"] == "documentation"
-    assert protocol["document"] == {"title": "Prot_000.pdf", "size": "9785526", "creation": "2018-12-17"}
+    # API v2 names the file only; it is where ClinicalTrials.gov serves it (as its study page links it)
+    assert protocol["document"] == {"contentType": "application/pdf", "title": "Prot_000.pdf", "size": "9785526",
+                                    "creation": "2018-12-17",
+                                    "url": "https://cdn.clinicaltrials.gov/large-docs/12/NCT02552212/Prot_000.pdf"}
     content = CS + "ctgov-large-doc-content"
     assert [c["code"] for cc in sap["classifier"] for c in cc["coding"] if c["system"] == content] == [
         "not-protocol", "sap", "not-icf"]

@@ -349,7 +349,11 @@ class LargeDocument(_Model):
     upload_date: str | None = Field(default=None, description="yyyy-MM-ddTHH:mm as API v2 gives it.")
     filename: str | None = None
     size: Annotated[int, Field(ge=0)] | None = None
-    url: str | None = Field(default=None, description="Where the document is (classic XML document_url).")
+    url: str | None = Field(
+        default=None,
+        description="Where the document is: classic XML document_url; for API v2, the address "
+        "ClinicalTrials.gov serves it from.",
+    )
 
 
 class Documents(_Model):

@@ -578,3 +578,15 @@ def test_modules_table_names_real_modules(shared_dir: Path) -> None:
     spec = yaml.safe_load((shared_dir / "schemas/ctgov-api-v2/2.0.5/ctg-oas-v2.yaml").read_text())
     modules = spec["components"]["schemas"]["ProtocolSection"]["properties"]
     assert set(ctgov_json.MODULES) <= set(modules)
+
+
+def test_a_large_document_is_named_where_clinicaltrials_gov_serves_it() -> None:
+    from trial2fhir.readers.ctgov_json import large_doc_url
+
+    assert large_doc_url("NCT02552212", "Prot_000.pdf") == (
+        "https://cdn.clinicaltrials.gov/large-docs/12/NCT02552212/Prot_000.pdf")
+    assert large_doc_url("NCT02552212", "Prot SAP/1.pdf") == (
+        "https://cdn.clinicaltrials.gov/large-docs/12/NCT02552212/Prot%20SAP%2F1.pdf")  # a name, never a path
+    # no address from a value that is not an NCT ID, nor without a file name
+    assert large_doc_url("../../x", "Prot_000.pdf") is None
+    assert large_doc_url("NCT02552212", None) is None

@@ -12,6 +12,7 @@ import itertools
 import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
+from urllib.parse import quote
 
 import orjson
 from pydantic import ValidationError
@@ -227,19 +228,34 @@ def _ipd_sharing(m: Node) -> Fields:
 # --- the sections beside protocolSection -----------------------------------------------------
 
 
-def _documents(section: Node) -> Fields:
+# Where ClinicalTrials.gov serves a record's large documents: the last two digits of the NCT ID,
+# the NCT ID, the file name (the address its study pages link; the classic XML's document_url
+# gave the same file under /ProvidedDocs/). API v2 gives the file name only.
+LARGE_DOC_URL = "https://cdn.clinicaltrials.gov/large-docs/{bucket}/{nct_id}/{filename}"
+_NCT_ID = re.compile(r"NCT\d{8}")
+
+
+def large_doc_url(nct_id: Any, filename: str | None) -> str | None:
+    if not (isinstance(nct_id, str) and _NCT_ID.fullmatch(nct_id) and filename):
+        return None
+    # quoted whole: a file name, never a path
+    return LARGE_DOC_URL.format(bucket=nct_id[-2:], nct_id=nct_id, filename=quote(filename, safe=""))
+
+
+def _documents(section: Node, nct_id: Any) -> Fields:
     m = section.obj("largeDocumentModule")
     if not m.value:
         return {}
-    docs = [
-        {
+    docs = []
+    for d in m.objs("largeDocs"):
+        doc = {
             **d.texts("typeAbbrev", "label", "uploadDate", "filename"),
             **d.flags("hasProtocol", "hasSap", "hasIcf"),
             "date": d.date("date"),
             "size": d.integer("size"),
         }
-        for d in m.objs("largeDocs")
-    ]
+        doc["url"] = large_doc_url(nct_id, doc.get("filename"))
+        docs.append(doc)
     return {"documents": {"no_sap": m.flag("noSap"), "large_docs": docs}}
 
 
@@ -325,7 +341,7 @@ def study_to_trial(study: Mapping[str, Any], source: Source, pointer: str = "#")
     fields: Fields = {"source": source}
     for name, mapper in MODULES.items():
         fields.update(mapper(section.obj(name)))
-    fields.update(_documents(root.obj("documentSection")))
+    fields.update(_documents(root.obj("documentSection"), fields.get("identification", {}).get("nct_id")))
     fields.update(_derived(root.obj("derivedSection")))
     fields["has_results"] = root.flag("hasResults")
     try:
