@@ -445,3 +445,16 @@ def test_hl7_codings_carry_their_display(path: Path, target: str) -> None:
         bare = [c for c in codings(doc) if c["system"].startswith(HL7_CODE_SYSTEMS) and not c.get("display")
                 and c["system"] != "http://hl7.org/fhir/FHIR-version"]  # a Bundle tag, not a concept
         assert bare == []
+
+
+# --- 15. focus: the intervention itself (R5 focus.concept), its type on its EvidenceVariable -----
+
+
+@pytest.mark.parametrize("path", ALL, ids=ids)
+def test_focus_concepts_are_r5_focus_concepts(path: Path) -> None:
+    r5 = TARGETS["fhir-r5"]
+    for trial in all_trials(path):
+        expected = [f["concept"] for f in study_of(orjson.loads(r5.serialise(r5.build(trial)))).get("focus", [])]
+        got = [{k: v for k, v in f.items() if k != "extension"} for f in study_of(written(trial)).get("focus", [])]
+        assert got == expected
+        assert not [c for f in got for c in f.get("coding", []) if c["system"].endswith("research-study-focus-type")]
