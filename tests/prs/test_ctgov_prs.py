@@ -214,3 +214,17 @@ def test_ipd_sharing_expanded_access_biospecimens_and_documents_round_trip() -> 
     assert s.find("expanded_access_status") is None  # statusForNctId is the linked record's status, not this one's
     assert s.findtext("reference/is_results_ref") == "yes"
     assert_roundtrips(t)
+
+
+@pytest.mark.parametrize("record", [*shared_params("*.json"), *shared_params("*.xml")], ids=lambda p: p.stem)
+def test_number_of_arms_or_groups_counts_the_arms_of_that_design(record: Path) -> None:
+    for t in read_one(record):
+        s = written(t).find("clinical_study")
+        assert s is not None
+        arms = str(len(t.arms)) if t.arms else None
+        kind = t.design.study_type
+        # (a required element the record has no value for is written empty: see check's report)
+        assert (s.findtext("study_design/interventional_design/number_of_arms") or None) == (
+            arms if kind == "INTERVENTIONAL" else None)
+        assert (s.findtext("study_design/observational_design/number_of_groups") or None) == (
+            arms if kind == "OBSERVATIONAL" else None)

@@ -36,8 +36,11 @@ def test_a_good_xml_mapping_loads(tmp_path: Path) -> None:
         ('  Description:\n    - TranslatedText: [{"#text": {from: brief_summary}}]\n',
          "rules.Description: this element does not repeat"),
         ('  "@OID": {from: identification.no_such}\n', "source path 'identification.no_such' does not exist"),
+        # a value the mapping schema refuses is named as such, not as an unknown FHIR resource
+        ('  "@OID": {from: arms, cast: counts}\n', "rules.@OID.cast: unknown cast 'counts'"),
+        ('  "@OID": {from: arms, cast: count}\n', "rules.@OID.cast: 'cast: count' gives a value the data cannot"),
     ],
-    ids=["element", "attribute", "text", "list-needed", "list-refused", "source"],
+    ids=["element", "attribute", "text", "list-needed", "list-refused", "source", "bad-cast", "count-one-way"],
 )
 def test_bad_xml_mappings_name_the_rule(tmp_path: Path, rules: str, message: str) -> None:
     with pytest.raises(MappingError, match=re.escape(message)):

@@ -150,7 +150,9 @@ CASTS: dict[str, Callable[[Any], Any]] = {
     "decimal": float,
     "string": str,
     "duration": _duration,  # forward only: use with invert: false beside a reversible rule
+    "count": len,  # how many items a list has (PRS number_of_arms); forward only: invert: false
 }
+FORWARD_ONLY_CASTS = frozenset({"count"})
 
 
 def _forward_transforms(node: dict[str, Any], value: Any, ctx: Context) -> Any:

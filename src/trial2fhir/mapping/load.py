@@ -29,6 +29,7 @@ from trial2fhir.mapping.directives import (
     _WHERE,
     CASTS,
     DIRECTIVE_KEYS,
+    FORWARD_ONLY_CASTS,
     VALUE_KEYS,
     is_directive,
     parse_matches,
@@ -268,6 +269,9 @@ class _Checker:
             self.fail(f"{rule}.lookup", f"unknown code map {node['lookup']!r} (have: {', '.join(sorted(self.codes))})")
         if "cast" in node and node["cast"] not in CASTS:
             self.fail(f"{rule}.cast", f"unknown cast {node['cast']!r}")
+        if node.get("cast") in FORWARD_ONLY_CASTS and node.get("invert") is not False:
+            self.fail(f"{rule}.cast", f"'cast: {node['cast']}' gives a value the data cannot be read back from: "
+                      "add 'invert: false'")
         if ("as" in node or "where" in node) and "each" not in node:
             self.fail(rule, "'as' and 'where' go with 'each'")
         if "default" in node and ("from" not in node or node.get("invert") is not False):
@@ -353,7 +357,7 @@ def load_mapping(
         # The schema's verdict comes first; where the rule-level check can name the rule more
         # precisely (oneOf messages are vague), its message is the one shown.
         try:
-            _check_document(file, doc)
+            _check_document(file, doc, codes, target)  # the file's own target: an XML one too
         except MappingError:
             raise
         except Exception:
