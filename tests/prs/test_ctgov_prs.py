@@ -206,6 +206,7 @@ def test_ipd_sharing_expanded_access_biospecimens_and_documents_round_trip() -> 
     )
     s = written(t).find("clinical_study")
     assert s is not None
+    assert s.findtext("ipd_sharing_statement/sharing_ipd") == "yes"  # the XSD's spelling: yes | no | undecided
     assert s.findtext("ipd_sharing_statement/ipd_info_type_sap") == "yes"
     assert s.findtext("ipd_sharing_statement/ipd_info_type_icf") == "no"
     assert s.findtext("study_design/exp_acc_type_intermediate") == "no"
