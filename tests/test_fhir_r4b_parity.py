@@ -37,6 +37,13 @@ def ids(p: Any) -> str:
     return p.stem if isinstance(p, Path) else str(p)
 
 
+def written_in(target: str, trial: Trial) -> dict[str, Any]:
+    """A trial's Bundle in one release, as written (its bytes read back)."""
+    t = TARGETS[target]
+    doc: dict[str, Any] = orjson.loads(t.serialise(t.build(trial)))
+    return doc
+
+
 def study_of(doc: dict[str, Any]) -> dict[str, Any]:
     study: dict[str, Any] = resources(doc, "ResearchStudy")[0]
     return study
@@ -240,9 +247,8 @@ def test_expanded_access_reaches_the_categories(path: Path) -> None:
 @pytest.mark.parametrize("target", ["fhir-r5", "fhir-r4b"])
 @pytest.mark.parametrize("path", ALL, ids=ids)
 def test_codings_use_canonical_code_systems(path: Path, target: str) -> None:
-    t = TARGETS[target]
     for trial in all_trials(path):
-        doc = orjson.loads(t.serialise(t.build(trial)))
+        doc = written_in(target, trial)
         systems = {c["system"] for c in codings(doc)}
         assert not [s for s in systems if "#" in s or "data-api" in s], systems
         assert "https://clinicaltrials.gov" not in systems  # the NCT ID's identifier system, not a CodeSystem
@@ -281,9 +287,8 @@ def as_r5(artifact: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.mark.parametrize("path", [*shared_params("*.json"), *shared_params("*.xml")], ids=ids)
 def test_classified_related_artifacts_say_what_r5_says(path: Path) -> None:
-    r5 = TARGETS["fhir-r5"]
     for trial in records(path):
-        r5_study = study_of(orjson.loads(r5.serialise(r5.build(trial))))
+        r5_study = study_of(written_in("fhir-r5", trial))
         expected = [a for a in r5_study.get("relatedArtifact", []) if "classifier" in a]
         got = [as_r5(a) for a in study_of(written(trial)).get("relatedArtifact", []) if r4b_classifiers(a)
                and not a.get("url")]  # related_trials have their own url (R4B's, R5 has none): section 4
@@ -339,9 +344,8 @@ BIOSPEC = "https://trial2fhir.org/fhir/CodeSystem/ctgov-biospec-retention"
 @pytest.mark.parametrize("target", ["fhir-r5", "fhir-r4b"])
 @pytest.mark.parametrize("path", [*shared_params("*.json"), *shared_params("*.xml")], ids=ids)
 def test_biospecimen_retention_is_a_design_code_and_its_description_an_extension(path: Path, target: str) -> None:
-    t = TARGETS[target]
     for trial in records(path):
-        study = study_of(orjson.loads(t.serialise(t.build(trial))))
+        study = study_of(written_in(target, trial))
         concepts = study.get("studyDesign" if target == "fhir-r5" else "category", [])
         codes = [c["code"] for cc in concepts for c in cc["coding"] if c["system"] == BIOSPEC]
         spec = trial.design.bio_spec
@@ -375,9 +379,8 @@ def party_as_r5(ext: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.mark.parametrize("path", [*shared_params("*.json"), *shared_params("*.xml")], ids=ids)
 def test_parties_say_what_r5_says(path: Path) -> None:
-    r5 = TARGETS["fhir-r5"]
     for trial in records(path):
-        r5_doc = orjson.loads(r5.serialise(r5.build(trial)))
+        r5_doc = written_in("fhir-r5", trial)
         r4b_doc = written(trial)
         r5_urls, r4b_urls = by_url(r5_doc), by_url(r4b_doc)
 
@@ -403,9 +406,8 @@ def test_parties_say_what_r5_says(path: Path) -> None:
 
 @pytest.mark.parametrize("path", ALL, ids=ids)
 def test_every_study_design_concept_of_r5_is_an_r4b_category(path: Path) -> None:
-    r5 = TARGETS["fhir-r5"]
     for trial in all_trials(path):
-        design = study_of(orjson.loads(r5.serialise(r5.build(trial)))).get("studyDesign", [])
+        design = study_of(written_in("fhir-r5", trial)).get("studyDesign", [])
         category = study_of(written(trial)).get("category", [])
         assert [cc for cc in design if cc not in category] == []
         sevco = [c for cc in category for c in cc["coding"] if c["system"] == "http://hl7.org/fhir/study-design"]
@@ -417,9 +419,8 @@ def test_every_study_design_concept_of_r5_is_an_r4b_category(path: Path) -> None
 
 @pytest.mark.parametrize("path", ALL, ids=ids)
 def test_progress_states_say_what_r5_says(path: Path) -> None:
-    r5 = TARGETS["fhir-r5"]
     for trial in all_trials(path):
-        r5_studies = resources(orjson.loads(r5.serialise(r5.build(trial))), "ResearchStudy")
+        r5_studies = resources(written_in("fhir-r5", trial), "ResearchStudy")
         r4b_studies = resources(written(trial), "ResearchStudy")
         assert [s["id"] for s in r4b_studies] == [s["id"] for s in r5_studies]
         for r5_study, r4b_study in zip(r5_studies, r4b_studies, strict=True):
@@ -439,9 +440,8 @@ HL7_CODE_SYSTEMS = ("http://hl7.org/fhir/", "http://terminology.hl7.org/")
 @pytest.mark.parametrize("target", ["fhir-r5", "fhir-r4b"])
 @pytest.mark.parametrize("path", ALL, ids=ids)
 def test_hl7_codings_carry_their_display(path: Path, target: str) -> None:
-    t = TARGETS[target]
     for trial in all_trials(path):
-        doc = orjson.loads(t.serialise(t.build(trial)))
+        doc = written_in(target, trial)
         bare = [c for c in codings(doc) if c["system"].startswith(HL7_CODE_SYSTEMS) and not c.get("display")
                 and c["system"] != "http://hl7.org/fhir/FHIR-version"]  # a Bundle tag, not a concept
         assert bare == []
@@ -452,9 +452,8 @@ def test_hl7_codings_carry_their_display(path: Path, target: str) -> None:
 
 @pytest.mark.parametrize("path", ALL, ids=ids)
 def test_focus_concepts_are_r5_focus_concepts(path: Path) -> None:
-    r5 = TARGETS["fhir-r5"]
     for trial in all_trials(path):
-        expected = [f["concept"] for f in study_of(orjson.loads(r5.serialise(r5.build(trial)))).get("focus", [])]
+        expected = [f["concept"] for f in study_of(written_in("fhir-r5", trial)).get("focus", [])]
         got = [{k: v for k, v in f.items() if k != "extension"} for f in study_of(written(trial)).get("focus", [])]
         assert got == expected
         assert not [c for f in got for c in f.get("coding", []) if c["system"].endswith("research-study-focus-type")]
