@@ -225,17 +225,17 @@ def _uri_mapper(redirects: dict[str, Path]) -> Any:
 # --- document <-> lxml -----------------------------------------------------------------------------
 
 
-# A place in the document being built, ``(parent place, step)`` down from the root's name: spelled
-# out (``ODM/Study[1]/...``) only for an error, as formatting it for each of a trial's few hundred
-# elements cost a tenth of the XML build.
-Place = str | tuple[Any, str]
+# A place in the document being built, ``(parent place, name, position or 0)`` down from the root's
+# name: spelled out (``ODM/Study[1]/...``) only for an error, as formatting it for each of a trial's
+# few hundred elements cost a tenth of the XML build. Position 0: an element that does not repeat.
+Place = str | tuple[Any, str, int]
 
 
 def _spell(place: Place) -> str:
     steps: list[str] = []
     while isinstance(place, tuple):
-        place, step = place
-        steps.append(step)
+        place, name, position = place
+        steps.append(f"{name}[{position}]" if position else name)
     return "/".join([place, *reversed(steps)])
 
 
@@ -268,7 +268,7 @@ def _fill(model: XsdModel, el: etree._Element, info: Element, content: Any, plac
         slot = slots.get(key)
         if slot is None:
             if key.startswith("@"):
-                el.set(model.clark(key[1:], attribute=True), _text(value, (place, key)))
+                el.set(model.clark(key[1:], attribute=True), _text(value, (place, key, 0)))
                 continue
             if key == TEXT:
                 el.text = _text(value, place)
@@ -288,7 +288,11 @@ def _fill(model: XsdModel, el: etree._Element, info: Element, content: Any, plac
         kids.sort(key=lambda k: (k[0], k[1]))
     for _, i, key, tag, child, item in kids:
         sub = etree.SubElement(el, tag)
-        _fill(model, sub, child.element, item, (place, f"{key}[{i + 1}]" if child.repeats else key))
+        here = (place, key, i + 1 if child.repeats else 0)
+        if isinstance(item, dict):
+            _fill(model, sub, child.element, item, here)
+        else:  # a leaf's text, without a call per leaf
+            sub.text = _text(item, here)
 
 
 def read(model: XsdModel, root: etree._Element) -> dict[str, Any]:
