@@ -39,6 +39,15 @@ def test_a_whole_string_parameter_keeps_the_value_itself() -> None:
     assert expand(node, LIB, {}, "m.yaml")["rules"]["rules"]["coding"][0]["code"] == {"const": {"nested": 1}}
 
 
+def test_a_fragment_name_may_be_a_parameter() -> None:
+    twice = Fragment("twice", "f.yaml", ("inner",), [{"fragment": "${inner}", "with": {"a": "x"}}])
+    lib = Library({}, {**LIB.fragments, "twice": twice})
+    assert expand([{"fragment": "twice", "with": {"inner": "pair"}}], lib, {}, "m.yaml") == [
+        {"text": {"const": "x"}}, {"text": {"const": "x-2"}}]
+    with pytest.raises(FragmentError, match="unknown fragment 'nope'"):
+        expand([{"fragment": "twice", "with": {"inner": "nope"}}], lib, {}, "m.yaml")
+
+
 def test_an_identifier_use_element_is_not_a_fragment() -> None:
     node = {"identifier": [{"use": {"const": "official"}}]}
     assert expand(node, LIB, {}, "m.yaml") == node

@@ -103,6 +103,8 @@ def _use(node: dict[str, Any], lib: Library, values: dict[str, Any], file: str, 
     if extra:
         raise FragmentError(file, rule, f"'fragment' takes only 'with', not {sorted(extra)}")
     name = node["fragment"]
+    if isinstance(name, str):  # a fragment's name may be a parameter: a block that takes its inner shape
+        name = _substitute(name, values, file, _join(rule, "fragment"))
     frag = lib.fragments.get(name) if isinstance(name, str) else None
     if frag is None:
         known = ", ".join(sorted(lib.fragments)) or "none"
