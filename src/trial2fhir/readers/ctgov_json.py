@@ -232,11 +232,11 @@ def _ipd_sharing(m: Node) -> Fields:
 # the NCT ID, the file name (the address its study pages link; the classic XML's document_url
 # gave the same file under /ProvidedDocs/). API v2 gives the file name only.
 LARGE_DOC_URL = "https://cdn.clinicaltrials.gov/large-docs/{bucket}/{nct_id}/{filename}"
-_NCT_ID = re.compile(r"NCT\d{8}")
+_NCT_ID = re.compile(NCT_ID_PATTERN)
 
 
 def large_doc_url(nct_id: Any, filename: str | None) -> str | None:
-    if not (isinstance(nct_id, str) and _NCT_ID.fullmatch(nct_id) and filename):
+    if not (isinstance(nct_id, str) and _NCT_ID.match(nct_id) and filename):
         return None
     # quoted whole: a file name, never a path
     return LARGE_DOC_URL.format(bucket=nct_id[-2:], nct_id=nct_id, filename=quote(filename, safe=""))
