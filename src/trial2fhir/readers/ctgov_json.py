@@ -236,7 +236,7 @@ _NCT_ID = re.compile(NCT_ID_PATTERN)
 
 
 def large_doc_url(nct_id: Any, filename: str | None) -> str | None:
-    if not (isinstance(nct_id, str) and _NCT_ID.match(nct_id) and filename):
+    if not (isinstance(nct_id, str) and _NCT_ID.fullmatch(nct_id) and filename):
         return None
     # quoted whole: a file name, never a path
     return LARGE_DOC_URL.format(bucket=nct_id[-2:], nct_id=nct_id, filename=quote(filename, safe=""))
