@@ -39,7 +39,8 @@ def _criterion(depth: int) -> st.SearchStrategy[m.Criterion]:
 
 
 criteria_section = st.builds(m.CriteriaSection, side=enum(["inclusion", "exclusion", "unspecified"]),
-                             heading=opt_text, items=st.lists(_criterion(1), min_size=1, max_size=3))
+                             heading=opt_text, items=st.lists(_criterion(1), min_size=1, max_size=3),
+                             notes=st.lists(text, max_size=2))
 url = st.from_regex(r"https://[a-z]{1,12}\.org/[a-z0-9/]{0,20}", fullmatch=True)
 
 # Dependent fields (an ID's type, an organization's class) come with what they qualify, as in

@@ -89,3 +89,22 @@ def test_dev_records_tree_round_trips(path: Path) -> None:
     rebuilt = Trial.model_validate({**back, "source": trial.source.model_dump()})
     assert rebuilt.eligibility.criteria_sections == trial.eligibility.criteria_sections
     assert _depth([c for s in trial.eligibility.criteria_sections for c in s.items]) <= 4
+
+
+NOTED = ("Inclusion Criteria:\n\n1. Adults.\n2. Moderate HS.\n\nFurther criteria apply.\n\n"
+         "Exclusion Criteria:\n\n* Pregnancy")
+
+
+def test_a_section_note_is_a_footnote_not_a_criterion_in_both_releases() -> None:
+    from trial2fhir.targets import fhir_r4b
+
+    trial = _trial(criteria=NOTED, criteria_sections=parse_criteria(NOTED))
+    inc, exc = _sections(_eligibility(fhir_r5.bundle(trial)))
+    assert inc["note"] == [{"text": "Further criteria apply."}]
+    assert "note" not in exc
+    criteria = [c["description"] for c in inc["definitionByCombination"]["characteristic"]]
+    assert criteria == ["Adults.", "Moderate HS."]
+    r4b = [e["resource"] for e in fhir_r4b.bundle(trial)["entry"]
+           if e["resource"]["resourceType"] == "EvidenceVariable" and "-criteria-" in e["resource"]["id"]]
+    assert [(ev.get("note"), [c["description"] for c in ev["characteristic"]]) for ev in r4b] == [
+        ([{"text": "Further criteria apply."}], ["Adults.", "Moderate HS."]), (None, ["Pregnancy"])]

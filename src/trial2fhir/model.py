@@ -257,6 +257,10 @@ class CriteriaSection(_Model):
     side: CriteriaSide
     heading: str | None = Field(default=None, description="The heading text as written, if any.")
     items: list[Criterion] = Field(default_factory=list)
+    notes: list[str] = Field(
+        default_factory=list,
+        description="What the section says that is no criterion, as written: \"Further criteria apply.\"",
+    )
 
 
 class Eligibility(_Model):

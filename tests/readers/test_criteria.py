@@ -295,3 +295,63 @@ def test_long_qualified_side_heading() -> None:
             "and the screening period):\n\n* Prior gene therapy")
     assert [(s.side, texts(s.items)) for s in parse_criteria(text)] == [
         ("inclusion", ["Adults"]), ("exclusion", ["Prior gene therapy"])]
+
+
+def test_a_list_of_semicolons_ends_at_its_full_stop() -> None:
+    # Flat page text (markers kept, indentation lost): "2. ...:" introduces the "*" items up to the
+    # one ending in "."; the "*" after it is the outer list's again, as the outer items' own kind.
+    text = (
+        "Inclusion Criteria:\n* Adults;\n* History of SLE for 6 months:\n1. Conventional regimens;\n"
+        "2. Oral corticosteroids must meet the following requirements:\n* Prednisone 7.5 to 60 mg/day;\n"
+        "* No minimum dose with immunosuppressants;\n* Stable dose for 2 weeks.\n* Positive ANA;\n* CD19 positive"
+    )
+    (inc,) = parse_criteria(text)
+    assert texts(inc.items) == ["Adults;", "History of SLE for 6 months:", "Positive ANA;", "CD19 positive"]
+    history = inc.items[1]
+    assert texts(history.items) == [
+        "Conventional regimens;", "Oral corticosteroids must meet the following requirements:"]
+    assert texts(history.items[1].items) == [
+        "Prednisone 7.5 to 60 mg/day;", "No minimum dose with immunosuppressants;", "Stable dose for 2 weeks."]
+
+
+def test_a_list_that_does_not_end_in_a_full_stop_stays_open() -> None:
+    # the same items without the closing "." (or all ending in "."): nothing says where the list ends
+    for last in ("Stable dose for 2 weeks", "Stable dose for 2 weeks;"):
+        text = f"Exclusion Criteria:\n* Organ function as follows:\n* ANC ok;\n* {last}\n* Pregnancy"
+        (exc,) = parse_criteria(text)
+        assert texts(exc.items) == ["Organ function as follows:"]
+        assert texts(exc.items[0].items) == ["ANC ok;", last, "Pregnancy"]
+    text = "Exclusion Criteria:\n* Organ function as follows:\n* ANC ok;\n* Stable dose.\n* Pregnancy"
+    (exc,) = parse_criteria(text)
+    assert texts(exc.items) == ["Organ function as follows:", "Pregnancy"]
+
+
+def test_further_criteria_apply_is_a_note_of_its_section_not_a_criterion() -> None:
+    text = (
+        "Inclusion Criteria:\n\n1. Adults.\n2. Moderate to severe HS.\n\nFurther criteria apply.\n\n"
+        "Exclusion Criteria:\n\n* Pregnancy\n* Other protocol-defined inclusion/exclusion criteria may apply"
+    )
+    inc, exc = parse_criteria(text)
+    assert (texts(inc.items), inc.notes) == (["Adults.", "Moderate to severe HS."], ["Further criteria apply."])
+    assert (texts(exc.items), exc.notes) == (
+        ["Pregnancy"], ["Other protocol-defined inclusion/exclusion criteria may apply"])
+    # a criterion that only mentions further criteria is one; a section of a note alone keeps it as its item
+    (sec,) = parse_criteria("Inclusion Criteria:\n* Further criteria apply to cohort B: age over 65")
+    assert (texts(sec.items), sec.notes) == (["Further criteria apply to cohort B: age over 65"], [])
+    (sec,) = parse_criteria("Inclusion Criteria:\n\nFurther criteria apply.")
+    assert (texts(sec.items), sec.notes) == (["Further criteria apply."], [])
+
+
+def test_a_labels_list_ends_at_its_full_stop() -> None:
+    # An unmarked label over numbered items (a page's layout): "1. ...;" "2. ... ." end its list, and
+    # "3." continues the section's own numbering, not the label's.
+    text = (
+        "Inclusion Criteria\n2. Stable standard therapy for 2 months.\nOral corticosteroids need to meet the "
+        "following conditions:\n1. Prednisone 7.5 to 60 mg/day;\n2. No minimum dose with immunosuppressants.\n"
+        "3. SLEDAI-2000 score of 8 or more;\n4. Age 18 to 70"
+    )
+    (inc,) = parse_criteria(text)
+    assert texts(inc.items) == ["Stable standard therapy for 2 months.",
+                                "Oral corticosteroids need to meet the following conditions:",
+                                "SLEDAI-2000 score of 8 or more;", "Age 18 to 70"]
+    assert texts(inc.items[1].items) == ["Prednisone 7.5 to 60 mg/day;", "No minimum dose with immunosuppressants."]

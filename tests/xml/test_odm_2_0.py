@@ -92,3 +92,17 @@ def test_lead_ins_keep_their_sub_items_text() -> None:
 @given(trials.filter(written_enrollment))
 def test_any_trial_round_trips_through_odm_2_0(trial: Trial) -> None:
     assert_round_trips(ODM_2_0, trial)
+
+
+def test_a_section_note_is_rendered_apart_from_the_criteria() -> None:
+    from trial2fhir.readers.criteria import parse_criteria
+
+    text = "Inclusion Criteria:\n\n1. Adults.\n2. Moderate HS.\n\nFurther criteria apply."
+    trial = sample_trial(SAMPLE_FILES[0]).model_copy(deep=True)
+    trial.eligibility.criteria, trial.eligibility.criteria_sections = text, parse_criteria(text)
+    root = written(trial)
+    assert root.xpath("//o:InclusionCriteria/o:Criterion/o:Description/o:TranslatedText[@Type='text/plain']/text()",
+                      namespaces=NS) == ["Adults.", "Moderate HS."]
+    section = root.xpath("//o:StudyTargetPopulation//x:div[@class='inclusion']", namespaces=NS)[0]
+    assert section.xpath("x:ul[@class='notes']/x:li/text()", namespaces=NS) == ["Further criteria apply."]
+    assert section.xpath("x:ol/x:li/text()", namespaces=NS) == ["Adults.", "Moderate HS."]

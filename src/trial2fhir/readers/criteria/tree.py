@@ -25,6 +25,19 @@ class _Node:
     inner_kind: str = ""
     content: float = 0
     children: list[_Node] = field(default_factory=list)
+    listed: _Enumeration | None = None  # an unmarked label's items as a list, each taken once
+    seen: int = 0
+    closed: bool = False
+
+    def ended(self) -> bool:
+        """Whether this label's items so far make a finished "a;" "b;" "c." list (read when the next
+        item comes, so a wrapped item's continuation is in its text)."""
+        if self.listed is None:
+            self.listed = _Enumeration()
+        while self.seen < len(self.children) and not self.closed:
+            self.closed = self.listed.take(self.children[self.seen])
+            self.seen += 1
+        return self.closed
 
 
 @dataclass
@@ -68,6 +81,13 @@ class _Builder:
 
     def add(self, node: _Node) -> None:
         stack = self.stack
+        if node.marked:
+            for depth, open_ in enumerate(stack):
+                # a label's list of "a;" "b;" "c." has ended: the next item of its kind is not the label's
+                if not open_.marked and open_.children and open_.children[0].kind == node.kind \
+                        and open_.ended():
+                    del stack[depth:]
+                    break
         if node.marked and node.kind in ("num", "alpha") and node.number and node.number > 1:
             # numbering continues an open item: that item's sibling, whatever the indentation
             for depth in range(len(stack) - 1, -1, -1):
@@ -176,13 +196,83 @@ def _adopt(nodes: list[_Node]) -> list[_Node]:
             continue
         end = _bracketed(nodes, i, node)
         if end is None and node.text.endswith((":", "\uff1a")):
-            end = i
-            while end < len(nodes) and not _stops(node, nodes[end], bool(end - i)):
-                end += 1
+            end = _lead_end(nodes, i, node)
         if end is not None and end > i:
             node.children = _adopt(nodes[i:end])
             i = end
     return out
+
+
+def _lead_end(nodes: list[_Node], i: int, lead: _Node) -> int:
+    """Where the items a lead-in introduces end, in a flat list (``nodes[i]`` is its first item).
+
+    Besides :func:`_stops`: a list whose items end in ";" ends at the one ending in "." ("a;", "b;",
+    "c." then the lead-in's peer); and when the items are another kind than the lead-in ("* X:" over
+    "1." "2."), a run of the lead-in's own kind after them is its sub-items' sub-items only while an
+    item of theirs brackets it ("1." run "2.") or introduces it and its list is not closed; else that
+    run is the lead-in's peers, as Markdown's nesting by marker kind reads it. Each item is looked
+    at a bounded number of times (a 100 KB list stays linear)."""
+    end = i
+    own = nodes[i].kind if i < len(nodes) else ""
+    listed = _Enumeration()  # the lead-in's items so far, as an "a;" "b;" "c." list
+    anchor = i  # the last own-kind item taken
+    closed = -1  # the own-kind item whose sub-list ended
+    while end < len(nodes) and not _stops(lead, nodes[end], end > i):
+        sib = nodes[end]
+        if not (own and sib.marked and sib.kind and own not in (sib.kind, lead.kind)):
+            if sib.kind == own:
+                anchor = end
+            end += 1
+            if listed.take(sib):
+                break
+            continue
+        listed.broken = True  # items of two kinds are no one list
+        run = end
+        while run < len(nodes) and nodes[run].marked and nodes[run].kind == sib.kind:
+            run += 1
+        head = nodes[anchor]
+        if head.number is not None and run < len(nodes) and nodes[run].kind == own \
+                and nodes[run].number == head.number + 1:
+            end = run  # bracketed: the next own-kind number follows the run
+            continue
+        if anchor != closed and head.text.endswith((":", "\uff1a")):
+            sub = _Enumeration()
+            stop = next((k + 1 for k in range(end, run) if sub.take(nodes[k])), run)
+            if stop < run:
+                closed = anchor
+            end = stop
+            continue
+        if sib.kind == lead.kind:
+            break  # the lead-in's own kind again, under no item of its: the lead-in's peer
+        end = run
+    return end
+
+
+@dataclass
+class _Enumeration:
+    """Items taken one by one: whether they read as a finished list of one kind, "a;" "b;" "c."."""
+
+    kind: str | None = None
+    semicolons: int = 0
+    broken: bool = False
+
+    def take(self, node: _Node) -> bool:
+        """Add an item; True when it ends the list (it ends in "." after items ending in ";")."""
+        if self.broken:
+            return False
+        if self.kind is None:
+            self.kind = node.kind
+        text = node.text
+        if node.kind != self.kind or not text.endswith((";", ".")) or text.endswith("..."):
+            self.broken = True
+        elif text.endswith(";"):
+            self.semicolons += 1
+        elif self.semicolons:
+            self.broken = True  # ended: nothing more joins it
+            return True
+        else:
+            self.broken = True
+        return False
 
 
 def _bracketed(nodes: list[_Node], i: int, node: _Node) -> int | None:
@@ -222,6 +312,29 @@ def _joined(nodes: list[_Node]) -> list[_Node]:
     return out
 
 
+# A paragraph that says other criteria exist but states none: a note of its section, not a criterion
+# ("Further criteria apply.", "Other protocol-defined inclusion/exclusion criteria may apply").
+_NOTE = re.compile(
+    r"^(?:further|other|additional|more)\s+(?:protocol[- ]?(?:defined|specific)\s+)?"
+    r"(?:(?:inclusion|exclusion|inclusion\s*/\s*exclusion|inclusion\s+and\s+exclusion|eligibility)\s+)?"
+    r"criteri(?:a|on)\s+(?:(?:may|might|will|could|can)\s+)?(?:also\s+)?apply"
+    r"(?:\s+(?:as\s+)?(?:per|according\s+to|in)\s+(?:the\s+)?protocol)?[.!]?$",
+    re.IGNORECASE,
+)
+
+
+def _notes(nodes: list[_Node], out: list[str]) -> list[_Node]:
+    """The nodes without the notes among them (at any depth, with no items of their own), which go to ``out``."""
+    kept: list[_Node] = []
+    for node in nodes:
+        if not node.children and _NOTE.match(" ".join(node.text.split())):
+            out.append(" ".join(node.text.split()))
+            continue
+        node.children = _notes(node.children, out)
+        kept.append(node)
+    return kept
+
+
 MAX_DEPTH = 4
 """Lead-ins nest at most this deep (the FHIR mappings spell the levels out); deeper items follow
 their lead-in as siblings at the last level, so no text is lost."""
@@ -255,6 +368,8 @@ def parse_criteria(text: str | None) -> list[CriteriaSection]:
         head = heading_of(line) if target is None else None
         if head is not None and line.marked and len(head[0].split()) > 10 and b.sections and b.sections[-1].items:
             head = None  # "* ... meet the following criteria:" amid a list is a lead-in, not an introduction
+        if head is not None and b.sections and _NOTE.match(" ".join(line.text.split())):
+            head = None  # "Other ... inclusion/exclusion criteria may apply": its section's note
         if target is None and head is None:
             target = _lazy(line, previous, b)
         if target is not None:
@@ -280,7 +395,14 @@ def parse_criteria(text: str | None) -> list[CriteriaSection]:
         previous = line
     sections: list[CriteriaSection] = []
     for section in b.sections:
-        items = _criteria(_joined(_adopt(_split_all(section.items))))
+        nodes = _joined(_adopt(_split_all(section.items)))
+        notes: list[str] = []
+        criteria = _notes(nodes, notes)
+        if criteria:  # a section of notes alone keeps them as its items: a section has criteria
+            nodes = criteria
+        else:
+            notes = []
+        items = _criteria(nodes)
         if not items and section.heading:
             # upper-case lines taken for NCI headings, with nothing under them: they head nothing, so
             # they are what the author wrote as criteria ("Inclusion Criteria:" / "HIV POSITIVE")
@@ -292,5 +414,6 @@ def parse_criteria(text: str | None) -> list[CriteriaSection]:
                     side=section.side, heading=kept,
                     items=[Criterion.model_construct(text=h, items=[]) for h in loose]))
         elif items:
-            sections.append(CriteriaSection.model_construct(side=section.side, heading=section.heading, items=items))
+            sections.append(CriteriaSection.model_construct(side=section.side, heading=section.heading, items=items,
+                                                            notes=notes))
     return sections
