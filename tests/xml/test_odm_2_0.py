@@ -17,7 +17,7 @@ from tests.xml.helpers import (
     sample_trial,
     written_enrollment,
 )
-from trial2fhir.model import Trial
+from trial2fhir.model import Enrollment, Trial
 from trial2fhir.targets import ODM_2_0
 
 NS = {"o": "http://www.cdisc.org/ns/odm/v2.0", "x": "http://www.w3.org/1999/xhtml"}
@@ -106,3 +106,17 @@ def test_a_section_note_is_rendered_apart_from_the_criteria() -> None:
     section = root.xpath("//o:StudyTargetPopulation//x:div[@class='inclusion']", namespaces=NS)[0]
     assert section.xpath("x:ul[@class='notes']/x:li/text()", namespaces=NS) == ["Further criteria apply."]
     assert section.xpath("x:ol/x:li/text()", namespaces=NS) == ["Adults.", "Moderate HS."]
+
+
+@pytest.mark.parametrize(("kind", "term", "code", "c_code"), [
+    ("ESTIMATED", "Planned Number of Subjects", "PLANSUB", "C49692"),
+    ("ACTUAL", "Actual Number of Subjects", "ACTSUB", "C98703"),
+    (None, "Number of Subjects", None, None),
+])
+def test_enrollment_is_the_trial_summary_parameter_its_type_names(
+        kind: str | None, term: str, code: str | None, c_code: str | None) -> None:
+    trial = sample_trial(SAMPLE_FILES[0]).model_copy(deep=True)
+    trial.design.enrollment = Enrollment(count=40, type=kind)
+    (param,) = written(trial).xpath("//o:StudyParameter[o:ParameterValue/@Value='40']", namespaces=NS)
+    assert (param.get("Term"), param.get("ShortName")) == (term, code)
+    assert param.xpath("o:Coding/@Code", namespaces=NS) == ([c_code] if c_code else [])
