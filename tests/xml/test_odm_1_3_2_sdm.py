@@ -17,7 +17,7 @@ from tests.xml.helpers import (
     sample_trial,
     written_enrollment,
 )
-from trial2fhir.model import Trial
+from trial2fhir.model import Arm, Trial
 from trial2fhir.targets import ODM_1_3_2_SDM as SDM
 
 NS = {"o": "http://www.cdisc.org/ns/odm/v1.3", "sdm": "http://www.cdisc.org/ns/studydesign/v1.0"}
@@ -57,3 +57,12 @@ def test_any_trial_round_trips_through_odm_1_3_2_sdm(trial: Trial) -> None:
     # GlobalVariables/StudyDescription (required) is the brief title: a trial without one gives an
     # invalid file, reported as such (registries always give one).
     assert_round_trips(SDM, trial)
+
+
+def test_control_type_once_per_kind_of_comparator_arm() -> None:
+    trial = sample_trial(SAMPLE_FILES[0]).model_copy(deep=True)
+    trial.arms = [Arm(label=label, type=kind) for label, kind in [
+        ("A", "SHAM_COMPARATOR"), ("B", "EXPERIMENTAL"), ("C", "SHAM_COMPARATOR")]]
+    root = SDM.parse(SDM.serialise(SDM.build(trial)), "x")
+    values = root.xpath("//sdm:Parameter[@ShortName='TCNTRL']/sdm:Value/text()", namespaces=NS)
+    assert values == ["SHAM"]

@@ -17,7 +17,7 @@ from tests.xml.helpers import (
     sample_trial,
     written_enrollment,
 )
-from trial2fhir.model import Enrollment, Trial
+from trial2fhir.model import Arm, Enrollment, Trial
 from trial2fhir.targets import ODM_2_0
 
 NS = {"o": "http://www.cdisc.org/ns/odm/v2.0", "x": "http://www.w3.org/1999/xhtml"}
@@ -120,3 +120,16 @@ def test_enrollment_is_the_trial_summary_parameter_its_type_names(
     (param,) = written(trial).xpath("//o:StudyParameter[o:ParameterValue/@Value='40']", namespaces=NS)
     assert (param.get("Term"), param.get("ShortName")) == (term, code)
     assert param.xpath("o:Coding/@Code", namespaces=NS) == ([c_code] if c_code else [])
+
+
+def test_control_type_once_per_kind_of_comparator_arm() -> None:
+    trial = sample_trial(SAMPLE_FILES[0]).model_copy(deep=True)
+    trial.arms = [Arm(label=label, type=kind) for label, kind in [
+        ("A", "PLACEBO_COMPARATOR"), ("B", "EXPERIMENTAL"), ("C", "PLACEBO_COMPARATOR"), ("D", "ACTIVE_COMPARATOR"),
+        ("E", "NO_INTERVENTION")]]
+    params = written(trial).xpath("//o:StudyParameter[@ShortName='TCNTRL']", namespaces=NS)
+    assert [p.xpath("o:ParameterValue/@Value", namespaces=NS) for p in params] == [["PLACEBO"], ["ACTIVE"]]
+    assert [p.xpath("o:ParameterValue/o:Coding[1]/@Code", namespaces=NS) for p in params] == [["C49648"], ["C49649"]]
+    assert {str(c) for p in params for c in p.xpath("o:Coding/@Code", namespaces=NS)} == {"C49647"}
+    trial.arms = [Arm(label="A", type="EXPERIMENTAL")]
+    assert not written(trial).xpath("//o:StudyParameter[@ShortName='TCNTRL']", namespaces=NS)

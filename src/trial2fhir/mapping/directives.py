@@ -22,7 +22,8 @@ from trial2fhir.mapping.paths import Holder, Scope
 from trial2fhir.packaged import data_path
 
 VALUE_KEYS = ("from", "const", "template", "ref", "each", "rules")
-MODIFIERS = ("as", "lookup", "pick", "join", "contains", "cast", "when", "where", "invert", "default", "escape")
+MODIFIERS = ("as", "lookup", "pick", "join", "contains", "cast", "when", "where", "invert", "default", "escape",
+             "distinct")
 DIRECTIVE_KEYS = frozenset(VALUE_KEYS + MODIFIERS)
 VALUE_KEYS_BY_PRIORITY = ("each", "from", "const", "template", "ref", "rules")  # each goes with rules
 # Deterministic urn:uuid fullUrls: the same trial always gives the same bundle, byte for byte.
@@ -290,10 +291,10 @@ def each_forward(node: dict[str, Any], scope: Scope, ctx: Context, emit: Emit) -
         if "where" in node and not where_holds(node["where"], inner):
             continue
         value = emit(node["rules"], inner, ctx)
-        if isinstance(value, list):  # rules that are a list of alternatives: what they give, unnested
-            out.extend(value)
-        elif value is not None:
-            out.append(value)
+        values = value if isinstance(value, list) else [] if value is None else [value]
+        if node.get("distinct"):  # a view that names each value once (two placebo arms: one PLACEBO)
+            values = [v for v in values if v not in out]
+        out.extend(values)  # rules that are a list of alternatives: what they give, unnested
     return out
 
 

@@ -272,8 +272,11 @@ class _Checker:
         if node.get("cast") in FORWARD_ONLY_CASTS and node.get("invert") is not False:
             self.fail(f"{rule}.cast", f"'cast: {node['cast']}' gives a value the data cannot be read back from: "
                       "add 'invert: false'")
-        if ("as" in node or "where" in node) and "each" not in node:
-            self.fail(rule, "'as' and 'where' go with 'each'")
+        if ("as" in node or "where" in node or "distinct" in node) and "each" not in node:
+            self.fail(rule, "'as', 'where' and 'distinct' go with 'each'")
+        if "distinct" in node and (node["distinct"] is not True or node.get("invert") is not False):
+            self.fail(f"{rule}.distinct", "'distinct: true' drops repeated items, which cannot be read back: "
+                      "add 'invert: false'")
         if "default" in node and ("from" not in node or node.get("invert") is not False):
             self.fail(f"{rule}.default", "'default' goes with 'from' in a view of data held elsewhere: "
                       "add 'invert: false'")
