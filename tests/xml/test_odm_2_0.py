@@ -9,11 +9,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from lxml import etree
 
+from tests.conftest import shared_params
 from tests.strategies import trials
 from tests.xml.helpers import (
     SAMPLE_FILES,
     assert_round_trips,
     end_to_end_tests,
+    read_trials,
     sample_trial,
     written_enrollment,
 )
@@ -133,3 +135,25 @@ def test_control_type_once_per_kind_of_comparator_arm() -> None:
     assert {str(c) for p in params for c in p.xpath("o:Coding/@Code", namespaces=NS)} == {"C49647"}
     trial.arms = [Arm(label="A", type="EXPERIMENTAL")]
     assert not written(trial).xpath("//o:StudyParameter[@ShortName='TCNTRL']", namespaces=NS)
+
+
+def test_protocol_name_is_the_sponsors_protocol_id_else_the_nct_id() -> None:
+    trial = sample_trial(SAMPLE_FILES[0]).model_copy(deep=True)
+    trial.identification.org_study_id = "ABC-001"
+    assert written(trial).xpath("/o:ODM/o:Study/@ProtocolName", namespaces=NS) == ["ABC-001"]
+    trial.identification.org_study_id = None
+    assert written(trial).xpath("/o:ODM/o:Study/@ProtocolName", namespaces=NS) == [trial.nct_id]
+
+
+@pytest.mark.parametrize("path", shared_params("*.json"))
+def test_mesh_codes_the_condition_it_names_and_adds_no_indication_or_intervention(path: Path) -> None:
+    for trial in read_trials(path, str(path)):
+        root = written(trial)
+        assert not root.xpath("//o:StudyIndication[starts-with(@OID, 'IND.MESH')]"
+                              " | //o:StudyIntervention[starts-with(@OID, 'INT.MESH')]", namespaces=NS)
+        indications = root.xpath("//o:StudyIndication", namespaces=NS)
+        assert len(indications) == len(trial.conditions)
+        meshes = {m.term.casefold(): m.id for m in trial.derived.condition_meshes if m.id}
+        for condition, ind in zip(trial.conditions, indications, strict=True):
+            codes = ind.xpath("o:Coding[@SystemName='MeSH']/@Code", namespaces=NS)
+            assert codes == ([meshes[condition.casefold()]] if condition.casefold() in meshes else [])

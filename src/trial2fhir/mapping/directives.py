@@ -30,7 +30,8 @@ VALUE_KEYS_BY_PRIORITY = ("each", "from", "const", "template", "ref", "rules")  
 NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:trial2fhir")
 _NAMESPACE_BYTES = NAMESPACE.bytes
 _PLACEHOLDER = re.compile(r"\{([#?]?[A-Za-z_][\w.]*)\}")  # {path}, {#var} (index), {?path} (may be empty)
-_WHERE = re.compile(r"^\s*([A-Za-z_][\w.]*)\s+in\s+([A-Za-z_][\w.]*)\s*$")
+# ``where: "X in LIST"``: X's value is an item of LIST; ``where: "X = Y"``: the same text, any case.
+_WHERE = re.compile(r"^\s*([A-Za-z_][\w.]*)\s+(in|=)\s+([A-Za-z_][\w.]*)\s*$")
 # ``when: "PATH = VALUE"`` (optionally ``or none``): an equality, which the element's presence
 # proves, so the reverse restores VALUE at PATH. A bare ``when: PATH`` tests for a value.
 WHEN_EQUALS = re.compile(r"^\s*([A-Za-z_][\w.]*)\s*=\s*([^\s=]+)(\s+or\s+none)?\s*$")
@@ -234,6 +235,8 @@ def from_forward(node: dict[str, Any], scope: Scope, ctx: Context) -> Any:
     value = paths.get(scope, node["from"])
     if value in (None, "", []) and "default" in node:
         value = node["default"]  # a view only (invert: false): the default is not trial data
+        if isinstance(value, str) and "{" in value:
+            value = render_template(value, scope)  # another Trial value: "{identification.nct_id}"
     return None if value in (None, "", []) else _forward_transforms(node, value, ctx)
 
 
@@ -310,8 +313,10 @@ def each_reverse(node: dict[str, Any], value: Any, scope: Scope, ctx: Context, a
 def where_holds(expr: str, scope: Scope) -> bool:
     m = _WHERE.match(expr)
     assert m, expr  # checked when the mapping is loaded
-    haystack = paths.get(scope, m.group(2)) or []
-    return paths.get(scope, m.group(1)) in haystack
+    value, other = paths.get(scope, m.group(1)), paths.get(scope, m.group(3))
+    if m.group(2) == "=":
+        return isinstance(value, str) and isinstance(other, str) and value.casefold() == other.casefold()
+    return value in (other or [])
 
 
 def rules_forward(node: dict[str, Any], scope: Scope, ctx: Context, emit: Emit) -> Any:

@@ -285,6 +285,9 @@ class _Checker:
         kind = values[0]
         if "contains" in node and kind != "from":
             self.fail(f"{rule}.contains", "'contains' goes with 'from' (a list of codes)")
+        if isinstance(node.get("default"), str):
+            for name in template_fields(node["default"]):
+                self.source(f"{rule}.default", name, variables)
         if kind == "from":
             _, is_list = self.source(f"{rule}.from", node["from"], variables)
             if "contains" in node and not is_list:
@@ -304,9 +307,9 @@ class _Checker:
             if "where" in node:
                 m = _WHERE.match(str(node["where"]))
                 if not m:
-                    self.fail(f"{rule}.where", f"expected 'PATH in LIST_PATH', got {node['where']!r}")
+                    self.fail(f"{rule}.where", f"expected 'PATH in LIST_PATH' or 'PATH = PATH', got {node['where']!r}")
                 self.source(f"{rule}.where", m.group(1), inner)
-                self.source(f"{rule}.where", m.group(2), inner)
+                self.source(f"{rule}.where", m.group(3), inner)
             self.node(f"{rule}.rules", node["rules"], model, inner)
         elif kind == "rules":
             self.node(f"{rule}.rules", node["rules"], model, variables)
