@@ -58,7 +58,7 @@ def test_criteria_sections_say_their_side_with_exclude_and_no_placeholder_system
         doc = written(trial)
         assert "urn:trial2fhir:" not in str([c["system"] for c in codings(doc)])
         (group,) = resources(doc, "Group")
-        sections = [c for c in group.get("characteristic", []) if "valueReference" in c]
+        sections = [c for c in group.get("characteristic", []) if "valueReference" in c and c["id"] != "std-ages"]
         assert len(sections) == len(trial.eligibility.criteria_sections)
         for n, (ch, sec) in enumerate(zip(sections, trial.eligibility.criteria_sections, strict=True), 1):
             assert ch["exclude"] is (sec.side == "exclusion")
@@ -488,3 +488,33 @@ def test_intended_exposures_reference_the_arms_interventions(path: Path, target:
 def test_the_records_link_arms_and_interventions() -> None:
     linked = [a for p in ALL for t in all_trials(p) for a in t.arms if a.intervention_names]
     assert len(linked) > 20
+
+
+# --- 17. standard age groups: any of them, each its own concept -------------------------------
+
+
+@pytest.mark.parametrize("path", ALL, ids=ids)
+def test_standard_age_groups_are_alternatives_each_its_own_concept(path: Path) -> None:
+    for trial in all_trials(path):
+        ages = trial.eligibility.std_ages
+        r5 = written_in("fhir-r5", trial)
+        (eligibility,) = [r for r in resources(r5, "EvidenceVariable") if r["id"].endswith("-eligibility")]
+        found = [c for c in eligibility.get("characteristic", []) if c.get("linkId") == "std-ages"]
+        r4b = written_in("fhir-r4b", trial)
+        (group,) = resources(r4b, "Group")
+        in_group = [c for c in group.get("characteristic", []) if c["code"]["coding"][0]["code"] == "stdAges"]
+        if not ages:
+            assert not found
+            assert not in_group
+            continue
+        (std,) = found
+        assert std["definitionByCombination"]["code"] == "any-of"
+        concepts = [c["definitionByTypeAndValue"]["valueCodeableConcept"]["coding"]
+                    for c in std["definitionByCombination"]["characteristic"]]
+        assert [[c["code"] for c in coding] for coding in concepts] == [[a] for a in ages]
+        (ref,) = in_group  # one Group characteristic (they all hold at once), referencing the alternatives
+        ev = by_url(r4b)[ref["valueReference"]["reference"]]
+        assert ev["resourceType"] == "EvidenceVariable"
+        assert ev["characteristicCombination"] == "union"
+        assert [[c["code"] for c in ch["definitionCodeableConcept"]["coding"]] for ch in ev["characteristic"]] == [
+            [a] for a in ages]
