@@ -126,8 +126,15 @@ MESH = "https://www.nlm.nih.gov/mesh"
 
 
 def mesh_codes(concepts: list[dict[str, Any]]) -> list[tuple[str | None, str]]:
-    """(code, term) of each MeSH coding; classic XML gives terms without their MeSH id."""
-    return [(c.get("code"), c["display"]) for cc in concepts for c in cc.get("coding", []) if c["system"] == MESH]
+    """(code, term) of each MeSH concept: the term is its text, and the coding's display only with a
+    code (cod-1: classic XML gives terms without their MeSH id, whose coding is the system alone)."""
+    out = []
+    for cc in concepts:
+        for c in cc.get("coding", []):
+            if c["system"] == MESH:
+                assert c.get("display") == (cc["text"] if "code" in c else None)
+                out.append((c.get("code"), cc["text"]))
+    return out
 
 
 @pytest.mark.parametrize("path", ALL, ids=ids)

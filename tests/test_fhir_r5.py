@@ -253,8 +253,8 @@ def test_mesh_terms_are_their_own_concepts_on_condition_and_focus(tmp_path: Path
     mesh = [c for c in study["condition"] if any(x["system"] == MESH for x in c.get("coding", []))]
     axial = {"code": "D000089183", "display": "Axial Spondyloarthritis", "system": MESH}
     assert axial in [c["coding"][0] for c in mesh]
-    # one concept per CodeableConcept: a MeSH one carries MeSH only; the free text stays text
-    assert all(len(c["coding"]) == 1 and "text" not in c for c in mesh)
+    # one concept per CodeableConcept: a MeSH one carries MeSH only, its term as text too; the free text stays text
+    assert all(len(c["coding"]) == 1 and c["text"] == c["coding"][0]["display"] for c in mesh)
     assert {"text": "Nr-axSpA"} in study["condition"]
     focus_mesh = [f["concept"]["coding"][0] for f in study["focus"] if "coding" in f.get("concept", {})]
     assert focus_mesh == [{"system": MESH, "code": "D000068582", "display": "Certolizumab Pegol"}]
