@@ -474,3 +474,16 @@ def test_expanded_access_types_are_study_design_concepts(tmp_path: Path, shared_
     assert [c["code"] for cc in study["studyDesign"] for c in cc["coding"] if c["system"] == system] == [
         "INTERMEDIATE", "TREATMENT"]
     assert {"INTERMEDIATE", "TREATMENT"} <= shipped_codes(system)
+
+
+@pytest.mark.parametrize("path", SAMPLE_FILES, ids=[p.stem for p in SAMPLE_FILES])
+def test_a_related_trial_is_its_page_and_the_study_by_nct_id_not_a_canonical(path: Path) -> None:
+    trial = sample_trial(path)
+    written = [a for a in study_of(trial).get("relatedArtifact", []) if a.get("display") in
+               {r.title for r in trial.related_trials}]
+    assert len(written) == len(trial.related_trials)
+    for artifact, rel in zip(written, trial.related_trials, strict=True):
+        assert "resource" not in artifact  # canonical(Resource): for FHIR knowledge artifacts
+        assert artifact["document"] == {"url": f"https://clinicaltrials.gov/study/{rel.nct_id}"}
+        assert artifact["resourceReference"] == {"type": "ResearchStudy", "identifier": {
+            "system": "https://clinicaltrials.gov", "value": rel.nct_id}}
