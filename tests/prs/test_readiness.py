@@ -195,3 +195,13 @@ def test_check_command_exits_0_when_nothing_required_is_missing(tmp_path: Path) 
     result = runner.invoke(app, ["check", str(path), "--registry", "who-trds"])
     assert result.exit_code == 0, result.output
     assert "1 of 1 trial(s) ready" in result.output
+
+
+def test_an_investigator_responsible_party_needs_a_prs_user_name_the_record_cannot_give() -> None:
+    pi = {"type": "PRINCIPAL_INVESTIGATOR", "investigator_full_name": "Jane Doe",
+          "investigator_title": "Professor", "investigator_affiliation": "U"}
+    got = states(trial(sponsors={"lead_sponsor": {"name": "U"}, "responsible_party": pi}))
+    assert got["Investigator Information (name, official title, affiliation)"] == "present"
+    assert got["Investigator PRS User Name"] == "not-held"
+    got = states(trial(sponsors={"lead_sponsor": {"name": "U"}, "responsible_party": {"type": "SPONSOR"}}))
+    assert got["Investigator PRS User Name"] == "not-applicable"
