@@ -157,3 +157,13 @@ def test_mesh_codes_the_condition_it_names_and_adds_no_indication_or_interventio
         for condition, ind in zip(trial.conditions, indications, strict=True):
             codes = ind.xpath("o:Coding[@SystemName='MeSH']/@Code", namespaces=NS)
             assert codes == ([meshes[condition.casefold()]] if condition.casefold() in meshes else [])
+
+
+@pytest.mark.parametrize(("study_type", "expected"), [("OBSERVATIONAL", ["NOT APPLICABLE"]), ("INTERVENTIONAL", [])])
+def test_an_observational_study_without_phase_is_tphase_not_applicable(study_type: str, expected: list[str]) -> None:
+    trial = sample_trial(SAMPLE_FILES[0]).model_copy(deep=True)
+    trial.design.study_type, trial.design.phases = study_type, []
+    param = "//o:StudyParameter[@ShortName='TPHASE']"
+    root = written(trial)
+    assert root.xpath(f"{param}/o:ParameterValue/@Value", namespaces=NS) == expected
+    assert root.xpath(f"{param}/o:ParameterValue/o:Coding/@Code", namespaces=NS) == (["C48660"] if expected else [])
