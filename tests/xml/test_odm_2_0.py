@@ -167,3 +167,15 @@ def test_an_observational_study_without_phase_is_tphase_not_applicable(study_typ
     root = written(trial)
     assert root.xpath(f"{param}/o:ParameterValue/@Value", namespaces=NS) == expected
     assert root.xpath(f"{param}/o:ParameterValue/o:Coding/@Code", namespaces=NS) == (["C48660"] if expected else [])
+
+
+@pytest.mark.parametrize("path", shared_params("*.json"))
+def test_number_of_arms_and_actual_start_are_trial_summary_parameters(path: Path) -> None:
+    for trial in read_trials(path, str(path)):
+        root = written(trial)
+        narms = root.xpath("//o:StudyParameter[@ShortName='NARMS']/o:ParameterValue/@Value", namespaces=NS)
+        interventional = trial.design.study_type == "INTERVENTIONAL" and trial.arms
+        assert narms == ([str(len(trial.arms))] if interventional else [])
+        start = trial.status.start_date
+        sstdtc = root.xpath("//o:StudyParameter[@ShortName='SSTDTC']/o:ParameterValue/@Value", namespaces=NS)
+        assert sstdtc == ([start.date] if start is not None and start.type == "ACTUAL" and start.date else [])
