@@ -355,3 +355,13 @@ def test_a_labels_list_ends_at_its_full_stop() -> None:
                                 "Oral corticosteroids need to meet the following conditions:",
                                 "SLEDAI-2000 score of 8 or more;", "Age 18 to 70"]
     assert texts(inc.items[1].items) == ["Prednisone 7.5 to 60 mg/day;", "No minimum dose with immunosuppressants."]
+
+
+def test_the_next_number_run_into_a_sub_item_is_its_lead_ins_sibling() -> None:
+    # "7. ...:" takes "1." and "2."; the "8." run into "2." (no line break) is 7's sibling, not 2's text
+    text = ("Inclusion Criteria\n6. Survival over 3 months;\n7. Organ function as follows:\n1. ALT under 2.5 x ULN;\n"
+            "2. SpO2 of 92% or more; 8. Women of childbearing age agree to contraception.\n9. Signed consent.")
+    (inc,) = parse_criteria(text)
+    assert texts(inc.items) == ["Survival over 3 months;", "Organ function as follows:",
+                                "Women of childbearing age agree to contraception.", "Signed consent."]
+    assert texts(inc.items[1].items) == ["ALT under 2.5 x ULN;", "SpO2 of 92% or more;"]

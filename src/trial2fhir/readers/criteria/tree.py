@@ -161,6 +161,39 @@ def _split_all(nodes: list[_Node]) -> list[_Node]:
     return out
 
 
+def _run_ons(nodes: list[_Node]) -> list[_Node]:
+    """Once the tree is nested: an item's next number run into its last sub-item is its sibling
+    ("7. Organs:" over "1." to "6. SpO2 >= 92%; 8. Women ...": 8 follows 7, not 6)."""
+    out: list[_Node] = []
+    for node in nodes:
+        node.children = _run_ons(node.children)
+        out.append(node)
+        run_on = _run_on(node)
+        while run_on is not None:
+            more = _split_inline(run_on)
+            out.extend(more)
+            run_on = _run_on(more[-1])
+    return out
+
+
+def _run_on(node: _Node) -> _Node | None:
+    """The item numbered after ``node`` run into the text of its last sub-item, cut out of it."""
+    if node.kind != "num" or node.number is None or not node.children:
+        return None
+    last = node.children[-1]
+    n = node.number + 1
+    if str(n) not in last.text or last.children:
+        return None
+    m = _inline(n).search(last.text)
+    if not m:
+        return None
+    head, tail = last.text[: m.start()].strip(), last.text[m.end() :].strip()
+    if not head or not tail:
+        return None
+    last.text = head
+    return _Node(tail, node.indent, "num", n, True, content=node.content)
+
+
 def _split_inline(node: _Node) -> list[_Node]:
     """``10. ALT ... 11. Serum creatinine ...``: consecutive numbers run together in one paragraph."""
     if node.kind != "num" or node.number is None:
@@ -395,7 +428,7 @@ def parse_criteria(text: str | None) -> list[CriteriaSection]:
         previous = line
     sections: list[CriteriaSection] = []
     for section in b.sections:
-        nodes = _joined(_adopt(_split_all(section.items)))
+        nodes = _joined(_run_ons(_adopt(_split_all(section.items))))
         notes: list[str] = []
         criteria = _notes(nodes, notes)
         if criteria:  # a section of notes alone keeps them as its items: a section has criteria
