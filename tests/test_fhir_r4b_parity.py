@@ -525,3 +525,25 @@ def test_standard_age_groups_are_alternatives_each_its_own_concept(path: Path) -
         assert ev["characteristicCombination"] == "union"
         assert [[c["code"] for c in ch["definitionCodeableConcept"]["coding"]] for ch in ev["characteristic"]] == [
             [a] for a in ages]
+
+
+# --- 18. the responsible investigator's title is a classifier of its own ----------------------
+
+
+@pytest.mark.parametrize("path", ALL, ids=ids)
+def test_the_investigators_title_is_its_own_concept_not_the_markers_text(path: Path) -> None:
+    for trial in all_trials(path):
+        party = trial.sponsors.responsible_party
+        title = party.investigator_title if party else None
+        r5 = study_of(written_in("fhir-r5", trial))
+        responsible = [p for p in r5.get("associatedParty", [])
+                       if any(c.get("code") == "responsibleParty" for cc in p.get("classifier", [])
+                              for c in cc.get("coding", []))]
+        for p in responsible:
+            marker = [cc for cc in p["classifier"] if cc.get("coding")]
+            assert all("text" not in cc for cc in marker)  # one concept: the marker's coding only
+            assert [cc["text"] for cc in p["classifier"] if not cc.get("coding")] == ([title] if title else [])
+        r4b = study_of(written_in("fhir-r4b", trial))
+        titles = [x["valueCodeableConcept"]["text"] for e in r4b.get("extension", []) for x in e.get("extension", [])
+                  if x["url"] == "classifier" and "coding" not in x.get("valueCodeableConcept", {"coding": 0})]
+        assert titles == ([title] if title and responsible else [])
