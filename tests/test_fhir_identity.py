@@ -152,3 +152,13 @@ def test_a_site_listed_twice_with_different_content_is_kept_apart() -> None:
     assert pointed == [e["fullUrl"] for e in locations]
     same = trial.model_copy(update={"locations": [trial.locations[0], trial.locations[0]]})
     assert len(entries(same, "Location")) == 1, "listed twice with the same content: one Location"
+
+
+@pytest.mark.parametrize("path", sorted(SAMPLES.glob("*.txt")), ids=lambda p: p.stem)
+def test_the_nct_number_identifies_the_study_alone(path: Path) -> None:
+    # an identifier search for the NCT ID finds the trial's ResearchStudy, not its PlanDefinition too
+    trial = load(path)
+    carriers = [(e["resource"]["resourceType"], e["resource"]["id"]) for e in entries(trial)
+                if any(i.get("system") == "https://clinicaltrials.gov" and i.get("value") == trial.nct_id
+                       for i in e["resource"].get("identifier", []))]
+    assert carriers == [("ResearchStudy", trial.nct_id)]
