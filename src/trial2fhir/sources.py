@@ -320,3 +320,5 @@ def read_input(item: InputFile, fmt: str | None = None, max_file_mb: int = DEFAU
         yield exc
     except OSError as exc:
         yield RecordError(item.name, "", f"cannot read: {exc.strerror or exc}")
+    except Exception as exc:  # a reader bug must cost this input, not the run (and says so)
+        yield RecordError(item.name, "", f"cannot read: internal error {type(exc).__name__}: {exc} (please report it)")

@@ -399,3 +399,24 @@ def test_terminal_escapes_in_file_names_and_page_text_are_shown_escaped(tmp_path
 def test_clean_escapes_controls_and_bidi_but_keeps_text() -> None:
     assert clean("Ünïcode – ok ✓") == "Ünïcode – ok ✓"
     assert clean("a\nb\tc\x00\x7f\u200f") == "a\\nb\\tc\\x00\\x7f\\u200f"
+
+
+def test_a_reader_bug_costs_its_input_alone_and_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import dataclasses
+
+    def broken(data: bytes, name: str) -> Iterator[Trial]:
+        raise RecursionError("maximum recursion depth exceeded")
+        yield  # a generator, as the readers are
+
+    other = next(p for p in SAMPLES.glob("*.txt") if p != PAGE)
+    kinds = {name: sources._detect(path.read_bytes()[:65536], name) for name, path in (("a", PAGE), ("b", other))}
+    readers = dict(sources.READERS)
+    readers[kinds["a"]] = dataclasses.replace(readers[kinds["a"]], read=broken)
+    if kinds["a"] == kinds["b"]:
+        pytest.skip("the two samples share a layout")
+    monkeypatch.setattr(sources, "READERS", readers)
+    results = [r for path in (PAGE, other) for r in sources.read_input(sources.InputFile(str(path), path=path))]
+    errors = [r for r in results if isinstance(r, RecordError)]
+    assert len(errors) == 1
+    assert "internal error RecursionError" in str(errors[0])
+    assert len([r for r in results if isinstance(r, Trial)]) == 1

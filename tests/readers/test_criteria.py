@@ -365,3 +365,21 @@ def test_the_next_number_run_into_a_sub_item_is_its_lead_ins_sibling() -> None:
     assert texts(inc.items) == ["Survival over 3 months;", "Organ function as follows:",
                                 "Women of childbearing age agree to contraception.", "Signed consent."]
     assert texts(inc.items[1].items) == ["ALT under 2.5 x ULN;", "SpO2 of 92% or more;"]
+
+
+def test_a_staircase_of_a_thousand_indents_keeps_every_item_without_recursing_that_deep() -> None:
+    # hostile input: 1000 lead-ins, each indented one tab more (and a flat run alternating kinds)
+    for text in ("Inclusion Criteria:\n" + "".join("\t" * i + "- a:\n" for i in range(1000)),
+                 "Inclusion Criteria:\n" + "".join("* a:\n" if i % 2 else "1. b:\n" for i in range(3000))):
+        (inc,) = parse_criteria(text)
+        found = _walk(inc.items, 1)
+        assert len(found) == text.count("\n") - 1
+
+
+def _walk(items: list[Criterion], depth: int) -> list[str]:
+    out: list[str] = []
+    for c in items:
+        assert depth <= MAX_DEPTH
+        out.append(c.text)
+        out.extend(_walk(c.items, depth + 1))
+    return out

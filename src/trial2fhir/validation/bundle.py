@@ -3,15 +3,27 @@
 - every ``fullUrl`` is unique (bdl-7 allows repeats only across versions, which a transaction never has);
 - every entry of a ``transaction``/``batch`` Bundle has a ``request`` (bdl-3);
 - every ``urn:uuid:``/``urn:oid:`` reference names an entry's fullUrl, and every relative ``Type/id``
-  reference an entry's resource, so a server resolves it inside the Bundle.
+  reference an entry's resource, so a server resolves it inside the Bundle;
+- no string holds a control character but tab, CR and LF (FHIR strings should not; the XML form of
+  a resource cannot hold them at all, so a server refuses or mangles them), nor exceeds 1,048,576
+  characters (FHIR strings shall not). Neither JSON Schema nor the models check these.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
+import orjson
+
 from trial2fhir.errors import Problem
+
+MAX_STRING = 1024 * 1024  # characters: R5/R4B datatypes, string
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
+# orjson writes a control character as \u00XX (\b and \f for two of them): one search over the bytes
+# finds any (an escaped backslash before b or f too, harmlessly), and only then are the strings walked
+_CONTROL_ESCAPED = re.compile(rb"\\u00(?:0[0-8bcef]|1[0-9a-f])|\\[bf]")
 
 _NEEDS_REQUEST = frozenset({"transaction", "batch"})
 
@@ -54,6 +66,33 @@ def _unresolved(ref: str, seen: dict[str, int], local: set[str]) -> bool:
     return "/".join(ref.split("/")[:2]) not in local
 
 
+def _strings(node: Any, path: str) -> Iterator[tuple[str, str]]:
+    if isinstance(node, str):
+        yield path, node
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            yield from _strings(value, f"{path}.{key}")
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _strings(value, f"{path}[{i}]")
+
+
+def _string_problems(bundle: dict[str, Any], label: str) -> list[Problem]:
+    data = orjson.dumps(bundle)
+    if len(data) <= MAX_STRING and not _CONTROL_ESCAPED.search(data):
+        return []
+    problems: list[Problem] = []
+    for path, text in _strings(bundle, "$"):
+        if len(text) > MAX_STRING:
+            problems.append(Problem("", f"{label}: {path}", f"a string of {len(text):,} characters: FHIR strings "
+                                    f"hold at most {MAX_STRING:,} [bundle]"))
+        m = _CONTROL.search(text)
+        if m:
+            problems.append(Problem("", f"{label}: {path}", f"control character U+{ord(m.group()):04X} at "
+                                    f"character {m.start() + 1}: FHIR strings hold none but tab, CR and LF [bundle]"))
+    return problems
+
+
 def bundle_invariants(bundle: dict[str, Any]) -> list[Problem]:
     """Problems with the Bundle's fullUrls, requests and internal references ([] when it holds together)."""
     entries = bundle.get("entry")
@@ -87,4 +126,4 @@ def bundle_invariants(bundle: dict[str, Any]) -> list[Problem]:
         for path, ref in _references(resource, f"$.entry[{i}].resource"):
             if _unresolved(ref, seen, local):
                 problems.append(Problem("", f"{label}: {path}", f"reference {ref} resolves to no entry [bundle]"))
-    return problems
+    return problems + _string_problems(bundle, label)

@@ -12,6 +12,10 @@ from trial2fhir.readers.criteria.lines import LABEL_FORM, Line, clean_item, dang
 
 _LIST_TAIL = re.compile(r"[,;]\s*\w+$")
 WRAP_MAX = 100  # hard-wrapped registry text is cut well before this column
+MAX_NEST = 32
+"""Items nest at most this deep while the text is read (by indentation or by lead-ins), far below
+Python's recursion limit: a 1000-step staircase of indentation nests no deeper (its deeper items are
+siblings at the last level, and the tree keeps MAX_DEPTH levels anyway), so no text is lost."""
 
 
 @dataclass
@@ -97,6 +101,7 @@ class _Builder:
                     break
         while stack and not self._contains(stack[-1], node):
             stack.pop()
+        del stack[MAX_NEST - 1 :]  # no deeper than MAX_NEST: a sibling at the last level
         parent = stack[-1] if stack else None
         if parent is not None and parent.double and parent.inner_kind == node.kind == "bullet":
             stack.pop()  # "* • a" then "  * b": the outer "*" was an artefact; b is a's sibling
@@ -215,14 +220,16 @@ def _split_inline(node: _Node) -> list[_Node]:
         out.append(_Node(tail, node.indent, "num", n, True, content=node.content, children=children))
 
 
-def _adopt(nodes: list[_Node]) -> list[_Node]:
+def _adopt(nodes: list[_Node], depth: int = 1) -> list[_Node]:
     """Nest what a flat list (a page without indentation) nests by its wording and numbering: an item
     ending in ":" takes the siblings it introduces; ``1.`` takes a run of bullets that ``2.`` ends."""
+    if depth >= MAX_NEST:
+        return nodes  # deep enough: the rest stays as it is (siblings)
     out: list[_Node] = []
     i = 0
     while i < len(nodes):
         node = nodes[i]
-        node.children = _adopt(node.children)
+        node.children = _adopt(node.children, depth + 1)
         out.append(node)
         i += 1
         if node.children:
@@ -231,7 +238,7 @@ def _adopt(nodes: list[_Node]) -> list[_Node]:
         if end is None and node.text.endswith((":", "\uff1a")):
             end = _lead_end(nodes, i, node)
         if end is not None and end > i:
-            node.children = _adopt(nodes[i:end])
+            node.children = _adopt(nodes[i:end], depth + 1)
             i = end
     return out
 
