@@ -17,6 +17,16 @@ from pathlib import Path
 from trial2fhir.errors import clean
 
 
+def _file_mode() -> int:
+    """The mode an ordinary new file gets here (0o666 less the umask): mkstemp makes 0o600 files."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+FILE_MODE = _file_mode()
+
+
 class UsageError(Exception):
     """A bad option value found before any record is read (exit 2)."""
 
@@ -69,6 +79,8 @@ class Writer:
         except OSError as exc:
             raise OutputError("write", self.folder / name, exc) from None
         self._temps.add(tmp)
+        with contextlib.suppress(OSError):  # as any file the user writes, not private: outputs are shared
+            os.fchmod(fd, FILE_MODE)
         return fd, tmp
 
     def write(self, name: str, data: bytes) -> Path:

@@ -9,6 +9,7 @@ import errno
 import json
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -241,3 +242,13 @@ def test_ctrl_c_stops_quietly_with_a_partial_report_and_exit_130(tmp_path: Path)
     # closing note): never more than the one record in flight per writer.
     assert summary["converted"] <= len(list(out.glob("NCT*.trial.json"))) <= summary["converted"] + 1
     assert temporaries(out) == []
+
+
+def test_outputs_get_the_mode_of_any_new_file_not_mkstemps_private_one(tmp_path: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        writer = output.Writer(tmp_path)
+        path = writer.write("x.json", b"{}")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == output.FILE_MODE

@@ -393,3 +393,16 @@ def test_sniff() -> None:
     assert sniff(b"\n<!-- c --><clinical_study/>")
     assert not sniff(b'{"a": 1}')
     assert not sniff(b"Title\nNCT ID: NCT01234567")
+
+
+@pytest.mark.parametrize(("tag", "old", "new"), [
+    ("overall_status", "<overall_status>", "<overall_status>Withdrawn</overall_status><overall_status>"),
+    ("gender", "<gender>", "<gender>Male</gender><gender>"),
+])
+def test_an_element_a_record_has_once_given_twice_is_an_error_not_first_wins(tag: str, old: str, new: str) -> None:
+    # first-wins lost the other value silently (hostile test: a second <eligibility> replaced the real one)
+    data = minimal()
+    assert old.encode() in data
+    err = only_error(data.replace(old.encode(), new.encode(), 1))
+    assert f"<{tag}> appears twice" in str(err)
+    assert err.problem.place.endswith(f"{tag}[2]")

@@ -57,9 +57,9 @@ def _contact(el: Element, role: str | None = "CONTACT") -> Fields:
 
 
 def _identification(r: Element) -> Fields:
-    nct_id = r.text("id_info/nct_id")
     if len(ids := r.all("id_info/nct_id")) > 1:
-        raise ids[1].error(f"a second <nct_id> ({ids[1].text()!r} after {nct_id!r}): one record has one NCT ID")
+        raise ids[1].error(f"a second <nct_id> ({ids[1].text()!r} after {ids[0].text()!r}): one record has one NCT ID")
+    nct_id = r.text("id_info/nct_id")
     if nct_id is None or not _NCT_RE.fullmatch(nct_id):
         what = (
             "no NCT ID: nct_id is missing" if nct_id is None else f"nct_id {nct_id!r} is not an NCT ID (NCT + 8 digits)"

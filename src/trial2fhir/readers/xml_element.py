@@ -68,15 +68,30 @@ class Element:
     def error(self, message: str, path: str = "") -> RecordError:
         return RecordError(self.file, self.place(path), message)
 
+    def one(self, path: str) -> etree._Element | None:
+        """The element at ``path``, which the record has at most once: a second one is an error (the
+        first would win silently, and the other value would be lost)."""
+        if self.el is None:
+            return None
+        found = self.el.iterfind(path)
+        first, second = next(found, None), next(found, None)
+        if second is not None:
+            assert first is not None
+            again = Element(second, self.file)
+            raise again.error(f"<{second.tag}> appears twice (line {first.sourceline}, then line {second.sourceline}: "
+                              f"{_short(again.text())} after {_short(Element(first, self.file).text())}); "
+                              "a record has one")
+        return first
+
     def find(self, path: str) -> Element:
-        return Element(None if self.el is None else self.el.find(path), self.file)
+        return Element(self.one(path), self.file)
 
     def all(self, path: str) -> list[Element]:
         return [] if self.el is None else [Element(e, self.file) for e in self.el.findall(path)]
 
     def text(self, path: str = "", *, strip: bool = True) -> str | None:
         """Text of the element at ``path``, stripped; None when absent or empty."""
-        el = self.el if not path or self.el is None else self.el.find(path)
+        el = self.el if not path or self.el is None else self.one(path)
         if el is None:
             return None
         value = "".join(t for t in el.itertext() if isinstance(t, str))
@@ -128,6 +143,11 @@ class Element:
             return parser(value)
         except ValueError as exc:
             raise self.error(str(exc), f"{path}/@{attr}") from None
+
+
+def _short(text: str | None, limit: int = 60) -> str:
+    """A value as an error quotes it: repr, cut to its first characters."""
+    return repr(text if text is None or len(text) <= limit else text[:limit] + "...")
 
 
 def normalise_block(text: str | None) -> str | None:
