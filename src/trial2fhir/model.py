@@ -58,10 +58,15 @@ class PartialDate(_Model):
     type: Literal["ACTUAL", "ESTIMATED"] | None = None
 
 
+MAX_INT = 2**31 - 1
+"""The largest count or age a Trial holds: FHIR's integer and unsignedInt (a 20-digit enrollment is
+a typo, and no output could carry it)."""
+
+
 class Age(_Model):
     """An age limit, e.g. 18 Years. Unit is the API v2 plural form."""
 
-    value: Annotated[int, Field(ge=0)]
+    value: Annotated[int, Field(ge=0, le=MAX_INT)]
     unit: Literal["Years", "Months", "Weeks", "Days", "Hours", "Minutes"]
 
     def __str__(self) -> str:
@@ -158,7 +163,7 @@ class Oversight(_Model):
 
 
 class Enrollment(_Model):
-    count: Annotated[int, Field(ge=0)] | None = None
+    count: Annotated[int, Field(ge=0, le=MAX_INT)] | None = None
     type: Literal["ACTUAL", "ESTIMATED"] | None = None
 
 
@@ -187,7 +192,7 @@ class Design(_Model):
     expanded_access_types: list[str] = Field(
         default_factory=list, description="INDIVIDUAL, INTERMEDIATE, TREATMENT (API v2 expandedAccessTypes set true)."
     )
-    n_ptrs_to_this_exp_acc_nct_id: Annotated[int, Field(ge=0)] | None = Field(
+    n_ptrs_to_this_exp_acc_nct_id: Annotated[int, Field(ge=0, le=MAX_INT)] | None = Field(
         default=None, description="How many trials name this expanded-access record (nPtrsToThisExpAccNctId)."
     )
     bio_spec: BioSpec | None = None
@@ -352,7 +357,7 @@ class LargeDocument(_Model):
     date: PartialDate | None = None
     upload_date: str | None = Field(default=None, description="yyyy-MM-ddTHH:mm as API v2 gives it.")
     filename: str | None = None
-    size: Annotated[int, Field(ge=0)] | None = None
+    size: Annotated[int, Field(ge=0, le=2**53)] | None = None
     url: str | None = Field(
         default=None,
         description="Where the document is: classic XML document_url; for API v2, the address "

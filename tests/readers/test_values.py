@@ -281,3 +281,14 @@ def test_ages_read_singular_or_plural(n: int, unit: str) -> None:
         age = parse_age(text)
         assert age is not None
         assert str(age) == f"{n} {unit}"
+
+
+@pytest.mark.parametrize("text", ["9" * 23 + " Years", "9" * 5000 + " Years"])
+def test_an_age_of_too_many_digits_is_an_error_naming_it_not_pythons_int_limit(text: str) -> None:
+    with pytest.raises(ValueError, match=rf"a number of {len(text) - 6} digits is no count or age: '9999"):
+        parse_age(text)
+
+
+def test_an_enrollment_over_fhirs_integer_is_refused_by_the_model() -> None:
+    with pytest.raises(ValueError, match="less than or equal to 2147483647"):
+        parse_enrollment("99999999999 (Actual)")

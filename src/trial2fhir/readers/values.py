@@ -94,6 +94,18 @@ _AGE = re.compile(r"([0-9]+)\s*([A-Za-z]+)")
 _NO_AGE = frozenset({"", "n/a", "na", "none", "no limit", "not applicable"})
 
 
+def whole_number(digits: str, text: str) -> int:
+    """A count or an age from its digits; a run of digits longer than any count is an error naming
+    the value (Python's own limit on int() of 4300 digits speaks of sys.set_int_max_str_digits)."""
+    if len(digits) > MAX_DIGITS:
+        shown = text if len(text) <= 40 else text[:40] + "..."
+        raise ValueError(f"a number of {len(digits)} digits is no count or age: {shown!r}")
+    return int(digits)
+
+
+MAX_DIGITS = 12
+
+
 def parse_age(text: str | None) -> Age | None:
     """``18 Years``, ``1 Year``, ``6 months`` -> Age; None for absent, ``N/A`` or ``No limit``."""
     if text is None or text.strip().casefold() in _NO_AGE:
@@ -102,7 +114,7 @@ def parse_age(text: str | None) -> Age | None:
     unit = _AGE_UNITS.get(m[2].casefold()) if m else None
     if m is None or unit is None:
         raise ValueError(f"unreadable age {text!r}")
-    return Age.model_validate({"value": int(m[1]), "unit": unit})
+    return Age.model_validate({"value": whole_number(m[1], text), "unit": unit})
 
 
 _NO_PHASE = frozenset({"n/a", "na", "not applicable", "n_a"})
@@ -175,7 +187,7 @@ def parse_enrollment(text: str) -> Enrollment | None:
         kind = m["kind"]
         if kind is not None and kind.casefold() not in _ENROLLMENT_TYPE:
             continue
-        count = int(m["count"].replace(",", ""))
+        count = whole_number(m["count"].replace(",", ""), text)
         return Enrollment.model_validate({"count": count, "type": _ENROLLMENT_TYPE[kind.casefold()] if kind else None})
     raise ValueError(f"unreadable enrollment {text!r}")
 
@@ -203,6 +215,7 @@ def agency_class(text: str) -> str | None:
 
 __all__ = [
     "AGENCY_CLASSES",
+    "MAX_DIGITS",
     "agency_class",
     "iso_date",
     "parse_age",
@@ -210,4 +223,5 @@ __all__ = [
     "parse_date_type",
     "parse_enrollment",
     "parse_phases",
+    "whole_number",
 ]

@@ -149,7 +149,8 @@ def enrollment_participants(text: str) -> dict[str, Any] | None:
     m = _PARTICIPANTS.fullmatch(text)
     if not m:
         return None
-    return {"count": int(m.group(1).replace(",", "")), "type": m.group(2).upper() if m.group(2) else None}
+    count = values.whole_number(m.group(1).replace(",", ""), text)
+    return {"count": count, "type": m.group(2).upper() if m.group(2) else None}
 
 
 def sponsor(text: str) -> dict[str, Any] | None:
