@@ -179,3 +179,14 @@ def test_number_of_arms_and_actual_start_are_trial_summary_parameters(path: Path
         start = trial.status.start_date
         sstdtc = root.xpath("//o:StudyParameter[@ShortName='SSTDTC']/o:ParameterValue/@Value", namespaces=NS)
         assert sstdtc == ([start.date] if start is not None and start.type == "ACTUAL" and start.date else [])
+
+
+@pytest.mark.parametrize("path", shared_params("*.json"))
+def test_every_arm_description_has_its_plain_text_the_description_else_the_label(path: Path) -> None:
+    # ODM 2.0: "A TranslatedText element with Type="text/plain" must be present"
+    for trial in read_trials(path, str(path)):
+        arms = written(trial).xpath("//o:StudyStructure/o:Arm", namespaces=NS)
+        assert len(arms) == len(trial.arms)
+        for el, arm in zip(arms, trial.arms, strict=True):
+            plain = el.xpath("o:Description/o:TranslatedText[@Type='text/plain']/text()", namespaces=NS)
+            assert plain == [arm.description or arm.label]
