@@ -122,3 +122,12 @@ def test_by_shape_page_order_chooses_between_fields_of_one_shape() -> None:
     assert (status.overall_status, status.start_date, status.primary_completion_date, status.completion_date) == (
         "RECRUITING", PartialDate(date="2025-01"), PartialDate(date="2026-06"), PartialDate(date="2027-12-31"))
     assert draft.unplaced == ["line 6: COMPLETED"]  # the status field is behind: page order only goes on
+
+
+def test_a_page_line_ends_at_lf_cr_or_crlf_only() -> None:
+    # a form feed or U+2028 inside a line is a space: it cut an arm label in two, and shifted line numbers
+    from trial2fhir.readers.pages.kit import page_lines
+
+    lines = page_lines("Arm\x0cone\r\nArm\u2028two\rthree\n\nfive\n")
+    assert [(line.no, line.text) for line in lines] == [(1, "Arm one"), (2, "Arm two"), (3, "three"), (4, ""),
+                                                        (5, "five")]

@@ -34,8 +34,17 @@ class Line(NamedTuple):
         return f"line {self.no}"
 
 
+# str.splitlines() also breaks at these (form feed, file/group/record separators, NEL, U+2028/9): a
+# stray one cut an arm label in two, and line numbers no longer matched the file's. A line ends at
+# LF, CR or CRLF only; inside a line they are a space.
+_OTHER_BREAKS = str.maketrans(dict.fromkeys("\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029", " "))
+
+
 def page_lines(text: str) -> list[Line]:
-    return [Line(no, raw.rstrip()) for no, raw in enumerate(text.splitlines(), start=1)]
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").translate(_OTHER_BREAKS).split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()  # the newline that ends the last line starts none
+    return [Line(no, raw.rstrip()) for no, raw in enumerate(lines, start=1)]
 
 
 def solid(lines: Sequence[Line]) -> list[Line]:
