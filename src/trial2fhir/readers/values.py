@@ -94,6 +94,9 @@ _AGE = re.compile(r"([0-9]+)\s*([A-Za-z]+)")
 _NO_AGE = frozenset({"", "n/a", "na", "none", "no limit", "not applicable"})
 
 
+MAX_DIGITS = 12  # no count or age has more; Python's int() refuses over 4300 with advice for developers
+
+
 def whole_number(digits: str, text: str) -> int:
     """A count or an age from its digits; a run of digits longer than any count is an error naming
     the value (Python's own limit on int() of 4300 digits speaks of sys.set_int_max_str_digits)."""
@@ -101,9 +104,6 @@ def whole_number(digits: str, text: str) -> int:
         shown = text if len(text) <= 40 else text[:40] + "..."
         raise ValueError(f"a number of {len(digits)} digits is no count or age: {shown!r}")
     return int(digits)
-
-
-MAX_DIGITS = 12
 
 
 def parse_age(text: str | None) -> Age | None:

@@ -28,18 +28,22 @@ _CONTROL_ESCAPED = re.compile(rb"\\u00(?:0[0-8bcef]|1[0-9a-f])|\\[bf]")
 _NEEDS_REQUEST = frozenset({"transaction", "batch"})
 
 
-def _references(node: Any, path: str) -> Iterator[tuple[str, str]]:
-    """(JSON path, reference) of every ``reference`` under a node, in document order."""
-    if isinstance(node, dict):
+def _strings(node: Any, path: str) -> Iterator[tuple[str, str]]:
+    """(JSON path, string) of every string under a node, in document order (paths only for a node
+    that failed a check: spelling one for each node costs more than the checks)."""
+    if isinstance(node, str):
+        yield path, node
+    elif isinstance(node, dict):
         for key, value in node.items():
-            here = f"{path}.{key}"
-            if key == "reference" and isinstance(value, str):
-                yield here, value
-            else:
-                yield from _references(value, here)
+            yield from _strings(value, f"{path}.{key}")
     elif isinstance(node, list):
         for i, value in enumerate(node):
-            yield from _references(value, f"{path}[{i}]")
+            yield from _strings(value, f"{path}[{i}]")
+
+
+def _references(node: Any, path: str) -> Iterator[tuple[str, str]]:
+    """(JSON path, reference) of every ``reference`` under a node, in document order."""
+    return ((p, v) for p, v in _strings(node, path) if p.endswith(".reference"))
 
 
 def _reference_values(node: Any, out: list[str]) -> list[str]:
@@ -64,17 +68,6 @@ def _unresolved(ref: str, seen: dict[str, int], local: set[str]) -> bool:
     if ref.startswith("#") or "://" in ref or "?" in ref:
         return False  # contained, absolute or conditional (resolved by the server): not the Bundle's
     return "/".join(ref.split("/")[:2]) not in local
-
-
-def _strings(node: Any, path: str) -> Iterator[tuple[str, str]]:
-    if isinstance(node, str):
-        yield path, node
-    elif isinstance(node, dict):
-        for key, value in node.items():
-            yield from _strings(value, f"{path}.{key}")
-    elif isinstance(node, list):
-        for i, value in enumerate(node):
-            yield from _strings(value, f"{path}[{i}]")
 
 
 def _string_problems(bundle: dict[str, Any], label: str) -> list[Problem]:

@@ -19,6 +19,30 @@ siblings at the last level, and the tree keeps MAX_DEPTH levels anyway), so no t
 
 
 @dataclass
+class _Enumeration:
+    """Items taken one by one: whether they read as a finished list of one kind, "a;" "b;" "c."."""
+
+    kind: str | None = None
+    semicolons: int = 0
+    broken: bool = False  # no such list (or one that has ended): nothing more joins it
+    ended: bool = False
+
+    def take(self, node: _Node) -> bool:
+        """Add an item; True when it ends the list (it ends in "." after items ending in ";")."""
+        if self.broken:
+            return False
+        if self.kind is None:
+            self.kind = node.kind
+        if node.kind == self.kind and node.text.endswith(";"):
+            self.semicolons += 1
+            return False
+        self.broken = True
+        self.ended = bool(self.semicolons) and node.kind == self.kind and node.text.endswith(".") \
+            and not node.text.endswith("...")
+        return self.ended
+
+
+@dataclass
 class _Node:
     text: str
     indent: float
@@ -29,19 +53,16 @@ class _Node:
     inner_kind: str = ""
     content: float = 0
     children: list[_Node] = field(default_factory=list)
-    listed: _Enumeration | None = None  # an unmarked label's items as a list, each taken once
-    seen: int = 0
-    closed: bool = False
+    listed: _Enumeration = field(default_factory=_Enumeration)  # an unmarked label's items
+    seen: int = 0  # how many of them ``listed`` has taken
 
     def ended(self) -> bool:
         """Whether this label's items so far make a finished "a;" "b;" "c." list (read when the next
-        item comes, so a wrapped item's continuation is in its text)."""
-        if self.listed is None:
-            self.listed = _Enumeration()
-        while self.seen < len(self.children) and not self.closed:
-            self.closed = self.listed.take(self.children[self.seen])
+        item comes, so a wrapped item's continuation is in its text; each item is taken once)."""
+        while self.seen < len(self.children) and not self.listed.ended:
+            self.listed.take(self.children[self.seen])
             self.seen += 1
-        return self.closed
+        return self.listed.ended
 
 
 @dataclass
@@ -183,20 +204,25 @@ def _run_ons(nodes: list[_Node]) -> list[_Node]:
 
 def _run_on(node: _Node) -> _Node | None:
     """The item numbered after ``node`` run into the text of its last sub-item, cut out of it."""
-    if node.kind != "num" or node.number is None or not node.children:
+    if node.kind != "num" or node.number is None or not node.children or node.children[-1].children:
         return None
     last = node.children[-1]
-    n = node.number + 1
-    if str(n) not in last.text or last.children:
+    cut = _cut(last.text, node.number + 1)
+    if cut is None:
         return None
-    m = _inline(n).search(last.text)
+    last.text = cut[0]
+    return _Node(cut[1], node.indent, "num", node.number + 1, True, content=node.content)
+
+
+def _cut(text: str, n: int) -> tuple[str, str] | None:
+    """(before, after) the number ``n.`` run into a text, both non-empty; None if it is not there."""
+    if str(n) not in text:
+        return None
+    m = _inline(n).search(text)
     if not m:
         return None
-    head, tail = last.text[: m.start()].strip(), last.text[m.end() :].strip()
-    if not head or not tail:
-        return None
-    last.text = head
-    return _Node(tail, node.indent, "num", n, True, content=node.content)
+    head, tail = text[: m.start()].strip(), text[m.end() :].strip()
+    return (head, tail) if head and tail else None
 
 
 def _split_inline(node: _Node) -> list[_Node]:
@@ -205,19 +231,12 @@ def _split_inline(node: _Node) -> list[_Node]:
         return [node]
     out = [node]
     n = node.number
-    while True:
-        if str(n + 1) not in out[-1].text:
-            return out
-        m = _inline(n + 1).search(out[-1].text)
-        if not m:
-            return out
-        head, tail = out[-1].text[: m.start()].strip(), out[-1].text[m.end() :].strip()
-        if not head or not tail:
-            return out
+    while (cut := _cut(out[-1].text, n + 1)) is not None:
         children, out[-1].children = out[-1].children, []
-        out[-1].text = head
+        out[-1].text = cut[0]
         n += 1
-        out.append(_Node(tail, node.indent, "num", n, True, content=node.content, children=children))
+        out.append(_Node(cut[1], node.indent, "num", n, True, content=node.content, children=children))
+    return out
 
 
 def _adopt(nodes: list[_Node], depth: int = 1) -> list[_Node]:
@@ -288,33 +307,6 @@ def _lead_end(nodes: list[_Node], i: int, lead: _Node) -> int:
     return end
 
 
-@dataclass
-class _Enumeration:
-    """Items taken one by one: whether they read as a finished list of one kind, "a;" "b;" "c."."""
-
-    kind: str | None = None
-    semicolons: int = 0
-    broken: bool = False
-
-    def take(self, node: _Node) -> bool:
-        """Add an item; True when it ends the list (it ends in "." after items ending in ";")."""
-        if self.broken:
-            return False
-        if self.kind is None:
-            self.kind = node.kind
-        text = node.text
-        if node.kind != self.kind or not text.endswith((";", ".")) or text.endswith("..."):
-            self.broken = True
-        elif text.endswith(";"):
-            self.semicolons += 1
-        elif self.semicolons:
-            self.broken = True  # ended: nothing more joins it
-            return True
-        else:
-            self.broken = True
-        return False
-
-
 def _bracketed(nodes: list[_Node], i: int, node: _Node) -> int | None:
     """The end of a run of other-kind items between ``n.`` and ``n+1.`` (they are n's sub-items)."""
     if node.number is None or node.kind not in ("num", "alpha"):
@@ -363,12 +355,18 @@ _NOTE = re.compile(
 )
 
 
+def _note(text: str) -> str | None:
+    """The text, white space folded, if it is a note; else None."""
+    folded = " ".join(text.split())
+    return folded if _NOTE.match(folded) else None
+
+
 def _notes(nodes: list[_Node], out: list[str]) -> list[_Node]:
     """The nodes without the notes among them (at any depth, with no items of their own), which go to ``out``."""
     kept: list[_Node] = []
     for node in nodes:
-        if not node.children and _NOTE.match(" ".join(node.text.split())):
-            out.append(" ".join(node.text.split()))
+        if not node.children and (note := _note(node.text)) is not None:
+            out.append(note)
             continue
         node.children = _notes(node.children, out)
         kept.append(node)
@@ -408,7 +406,7 @@ def parse_criteria(text: str | None) -> list[CriteriaSection]:
         head = heading_of(line) if target is None else None
         if head is not None and line.marked and len(head[0].split()) > 10 and b.sections and b.sections[-1].items:
             head = None  # "* ... meet the following criteria:" amid a list is a lead-in, not an introduction
-        if head is not None and b.sections and _NOTE.match(" ".join(line.text.split())):
+        if head is not None and b.sections and _note(line.text) is not None:
             head = None  # "Other ... inclusion/exclusion criteria may apply": its section's note
         if target is None and head is None:
             target = _lazy(line, previous, b)
